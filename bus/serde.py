@@ -1,0 +1,158 @@
+"""Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro binary body.
+
+Any Confluent client can read what this writes and vice versa. Parsed schemas are
+cached by id, so the registry is asked once per schema, not once per event.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import fastavro
+import fastavro.validation
+from fastavro.types import Schema
+
+from bus.errors import (
+    AvroDecodeError,
+    EmptyPayloadError,
+    MagicByteError,
+    RecordMismatchError,
+    TruncatedPayloadError,
+    UnknownSchemaIdError,
+)
+from bus.ids import SchemaId
+
+MAGIC = 0
+_HEADER = struct.Struct(">bI")
+HEADER_SIZE = _HEADER.size
+
+SchemaLookup = Callable[[SchemaId], "str | Mapping[str, Any] | None"]
+"""Returns the Avro schema (JSON text or parsed) registered under an id, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    schema_id: SchemaId
+    record: dict[str, Any]
+
+
+def frame(schema_id: int, body: bytes) -> bytes:
+    """Prefix an Avro body with the Confluent header."""
+    return _HEADER.pack(MAGIC, schema_id) + body
+
+
+def unframe(payload: bytes, *, topic: str = "?") -> tuple[SchemaId, bytes]:
+    """Split a Confluent-framed value into schema id and Avro body, checking the header."""
+    if not payload:
+        raise EmptyPayloadError(
+            f"value on topic {topic!r} is empty",
+            hint="send a Confluent-framed Avro record; a delete is a null value, not empty bytes",
+        )
+    if payload[0] != MAGIC:
+        raise MagicByteError(
+            f"value on topic {topic!r} starts with byte 0x{payload[0]:02x}, "
+            "not the Confluent magic byte 0x00",
+            hint="serialize with a Confluent-compatible Avro serializer (wire format v0)",
+        )
+    if len(payload) < HEADER_SIZE:
+        raise TruncatedPayloadError(
+            f"value on topic {topic!r} is {len(payload)} bytes, "
+            f"shorter than the {HEADER_SIZE}-byte Confluent header",
+            hint="the message was cut off; re-publish it",
+        )
+    _, schema_id = _HEADER.unpack_from(payload)
+    return SchemaId(schema_id), payload[HEADER_SIZE:]
+
+
+class AvroSerde:
+    """Encode and decode Confluent-framed Avro with schemas resolved through ``lookup``."""
+
+    def __init__(self, lookup: SchemaLookup) -> None:
+        self._lookup = lookup
+        self._parsed: dict[SchemaId, Schema] = {}
+
+    def schema(self, schema_id: SchemaId, *, topic: str = "?") -> Schema:
+        """The parsed schema for an id, from cache or the lookup; unknown ids raise."""
+        parsed = self._parsed.get(schema_id)
+        if parsed is None:
+            raw = self._lookup(schema_id)
+            if raw is None:
+                raise UnknownSchemaIdError(
+                    schema_id,
+                    f"schema id {schema_id} used on topic {topic!r} is not registered",
+                    hint="register the schema first (bus schemas register) and "
+                    "serialize with the id the registry returned",
+                )
+            parsed = fastavro.parse_schema(json.loads(raw) if isinstance(raw, str) else dict(raw))
+            self._parsed[schema_id] = parsed
+        return parsed
+
+    def encode(self, schema_id: SchemaId, record: Mapping[str, Any], *, topic: str = "?") -> bytes:
+        """Validate ``record`` against the schema and return the framed bytes."""
+        schema = self.schema(schema_id, topic=topic)
+        buffer = io.BytesIO()
+        buffer.write(_HEADER.pack(MAGIC, schema_id))
+        try:
+            fastavro.schemaless_writer(buffer, schema, record, strict_allow_default=True)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, struct.error) as exc:
+            raise RecordMismatchError(
+                f"record for topic {topic!r} does not match schema id {schema_id}: "
+                f"{_mismatch_detail(exc, schema, record)}",
+                hint="fix the named field, or register a schema version that has it",
+            ) from None
+        return buffer.getvalue()
+
+    def decode(self, payload: bytes | None, *, topic: str = "?") -> Decoded | None:
+        """Decode a framed value; ``None`` (a tombstone) decodes to ``None`` = delete."""
+        if payload is None:
+            return None
+        schema_id, body = unframe(payload, topic=topic)
+        schema = self.schema(schema_id, topic=topic)
+        stream = io.BytesIO(body)
+        try:
+            record = fastavro.schemaless_reader(stream, schema, None)
+        except EOFError:
+            raise TruncatedPayloadError(
+                f"Avro body on topic {topic!r} ends early for schema id {schema_id}",
+                hint="the message was cut off or written with another schema; re-publish it",
+            ) from None
+        except Exception as exc:  # fastavro raises many types on garbage input
+            raise AvroDecodeError(
+                f"Avro body on topic {topic!r} does not decode with schema id {schema_id}: "
+                f"{type(exc).__name__}: {exc}",
+                hint="serialize with the schema whose id is in the header",
+            ) from None
+        if stream.tell() != len(body):
+            raise AvroDecodeError(
+                f"Avro body on topic {topic!r} has {len(body) - stream.tell()} bytes left over "
+                f"after decoding with schema id {schema_id}",
+                hint="the header names a different schema than the one the body was written with",
+            )
+        if not isinstance(record, dict):
+            raise AvroDecodeError(
+                f"schema id {schema_id} on topic {topic!r} is not a record schema",
+                hint="ingress values must be Avro records",
+            )
+        return Decoded(schema_id, record)
+
+
+def _mismatch_detail(exc: Exception, schema: Schema, record: Mapping[str, Any]) -> str:
+    """Name the offending field: the writer's message when it does, else the first bad field."""
+    if "field" in str(exc).lower() or not isinstance(schema, dict):
+        return str(exc)
+    for field in schema.get("fields", []):
+        name = field["name"]
+        try:
+            valid = fastavro.validation.validate(
+                record.get(name), field["type"], field=name, raise_errors=False
+            )
+        except Exception as field_exc:  # logical-type converters raise their own errors
+            return f"field {name!r}: {field_exc}"
+        if not valid:
+            return f"field {name!r}: {exc}"
+    return str(exc)

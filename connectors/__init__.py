@@ -1,0 +1,1 @@
+"""Source connectors that bring agency record changes onto the bus."""

@@ -1,0 +1,51 @@
+"""Session fixtures that start real services; no test talks to a fake broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bus.broker.embedded import EmbeddedBroker
+from bus.kafka import KafkaSettings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One in-memory tansu broker on a free loopback port for the whole session."""
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    broker = EmbeddedBroker(log_path=log)
+    asyncio.run(broker.start())
+    try:
+        yield broker
+    finally:
+        asyncio.run(broker.stop())
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(embedded_broker: EmbeddedBroker) -> str:
+    return embedded_broker.bootstrap
+
+
+@pytest.fixture
+def kafka_settings(embedded_broker: EmbeddedBroker) -> KafkaSettings:
+    return embedded_broker.settings()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short suffix that makes this test's topic, agency and group names its own."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def person_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((REPO / "schemas" / "civil" / "person.avsc").read_text())
+    return schema

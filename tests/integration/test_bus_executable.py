@@ -1,0 +1,83 @@
+"""The installed ``bus`` executable, driven from a shell as a newcomer would."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from bus.broker.embedded import free_port
+from tests.processes import bus, pids_with_arg, running_bus, wait_until_gone
+
+
+@pytest.fixture
+def broker_up() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with running_bus("broker", "up", "--port", str(free_port())) as (proc, out):
+        yield proc, out.wait_for(r"broker ready at (\S+)")[1]
+
+
+def test_broker_up_then_create_then_list(broker_up: tuple[subprocess.Popen[str], str]) -> None:
+    # given `bus broker up` running in another shell
+    _, bootstrap = broker_up
+    # when a topic is created and topics are listed through it
+    created = bus(
+        "topics", "create", "ingress.civil-registry.person", "--bootstrap", bootstrap, "--profile", "embedded"
+    )
+    listed = bus("topics", "list", "--bootstrap", bootstrap)
+    # then the topic exists with the ingress layout
+    assert created.returncode == 0, created.stderr
+    assert "created ingress.civil-registry.person (6 partitions, delete)" in created.stdout
+    assert listed.returncode == 0, listed.stderr
+    assert "ingress.civil-registry.person" in listed.stdout
+    assert "ingress" in listed.stdout
+
+
+def test_status_reports_the_single_tansu_node(broker_up: tuple[subprocess.Popen[str], str]) -> None:
+    _, bootstrap = broker_up
+    result = bus("broker", "status", "--bootstrap", bootstrap)
+    assert result.returncode == 0, result.stderr
+    assert f"brokers 111@{bootstrap}" in result.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
+def test_stopping_broker_up_leaves_no_tansu_behind(
+    broker_up: tuple[subprocess.Popen[str], str], sig: signal.Signals
+) -> None:
+    # given a running `bus broker up` and its tansu child
+    proc, bootstrap = broker_up
+    listener = f"tcp://{bootstrap} "
+    assert pids_with_arg(listener), "tansu child should be running"
+    # when the parent gets the signal
+    proc.send_signal(sig)
+    proc.wait(timeout=20)
+    # then the broker process is gone too
+    assert wait_until_gone(listener, timeout_s=15) == []
+
+
+def test_topics_without_a_broker_address_say_how_to_get_one() -> None:
+    result = bus("topics", "list")
+    assert result.returncode == 1
+    assert "no broker address given" in result.stderr
+    assert "bus broker up" in result.stderr
+
+
+def test_unreachable_broker_is_reported_not_traced() -> None:
+    result = bus("topics", "list", "--bootstrap", f"127.0.0.1:{free_port()}", timeout_s=120)
+    assert result.returncode == 1
+    assert "cannot reach the Kafka broker" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_bus_up_demo_shows_the_event_that_crossed_the_broker() -> None:
+    # given the README's first command
+    with running_bus("up", "--demo", "--broker-port", str(free_port())) as (proc, out):
+        # when it has started
+        bootstrap = out.wait_for(r"embedded broker at (\S+)")[1]
+        out.wait_for(r"the event that came back is identical to the one published", timeout_s=60)
+        out.wait_for(r"press Ctrl-C to stop")
+        # then Ctrl-C stops it and its broker
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+        assert wait_until_gone(f"tcp://{bootstrap} ") == []

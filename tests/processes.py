@@ -1,0 +1,100 @@
+"""Helpers for tests that run the installed ``bus`` executable as a user would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def pids_with_arg(fragment: str) -> list[int]:
+    """PIDs of live processes whose command line contains ``fragment``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if fragment in cmdline and "\nState:\tZ" not in status:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(fragment: str, timeout_s: float = 15.0) -> list[int]:
+    """Wait for every process matching ``fragment`` to exit; return any still alive."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        alive = pids_with_arg(fragment)
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return pids_with_arg(fragment)
+
+
+class LineReader:
+    """Reads a child's merged output on a thread so tests can wait for a line."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        assert proc.stdout is not None
+        stream = proc.stdout
+
+        def pump() -> None:
+            for line in stream:
+                self._queue.put(line)
+            self._queue.put(None)
+
+        self._thread = threading.Thread(target=pump, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._thread.join(timeout=5)
+
+    def wait_for(self, pattern: str, timeout_s: float = 30.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"no line matching {pattern!r}; output was:\n{''.join(self.lines)}")
+
+
+@contextlib.contextmanager
+def running_bus(*args: str) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
+    """Run the installed ``bus`` console script (plain output); kill it if still alive at exit."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("BUS_BOOTSTRAP", None)
+    with subprocess.Popen(
+        ["bus", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as proc:
+        reader = LineReader(proc)
+        try:
+            yield proc, reader
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            reader.close()
+
+
+def bus(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        ["bus", *args], capture_output=True, text=True, env=env, timeout=timeout_s, check=False
+    )

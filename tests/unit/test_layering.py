@@ -1,0 +1,26 @@
+"""The pure centre imports no Kafka, HTTP or database code (DESIGN §11, STYLE 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PURE_MODULES = ["bus.envelope", "bus.serde", "bus.errors", "bus.ids"]
+FORBIDDEN = ["aiokafka", "faust", "fastapi", "starlette", "sqlalchemy", "httpx", "confluent_kafka"]
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_imports_no_io_library(module: str) -> None:
+    # given a fresh interpreter that imports only the module under test
+    probe = (
+        f"import sys, {module}; "
+        f"print(','.join(m for m in {FORBIDDEN!r} if m in sys.modules))"
+    )
+    # when we list which I/O libraries came with it
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # then there are none
+    assert loaded == ""
