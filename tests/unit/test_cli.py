@@ -38,9 +38,7 @@ def test_commands_without_a_broker_address_explain_how_to_get_one(
 
 
 def test_creating_a_badly_named_topic_names_the_bad_part() -> None:
-    result = runner.invoke(
-        app, ["topics", "create", "ingress.Civil.person", "--bootstrap", "127.0.0.1:1"]
-    )
+    result = runner.invoke(app, ["topics", "create", "ingress.Civil.person", "--bootstrap", "127.0.0.1:1"])
     assert result.exit_code == 1
     assert "agency id 'Civil' is not valid" in result.output
 

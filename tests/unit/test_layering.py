@@ -14,10 +14,7 @@ FORBIDDEN = ["aiokafka", "faust", "fastapi", "starlette", "sqlalchemy", "httpx",
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_pure_module_imports_no_io_library(module: str) -> None:
     # given a fresh interpreter that imports only the module under test
-    probe = (
-        f"import sys, {module}; "
-        f"print(','.join(m for m in {FORBIDDEN!r} if m in sys.modules))"
-    )
+    probe = f"import sys, {module}; print(','.join(m for m in {FORBIDDEN!r} if m in sys.modules))"
     # when we list which I/O libraries came with it
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
