@@ -20,8 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     """One in-memory tansu broker on a free loopback port for the whole session."""
-    log = tmp_path_factory.mktemp("broker") / "tansu.log"
-    broker = EmbeddedBroker(log_path=log)
+    broker = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("broker"))
     asyncio.run(broker.start())
     try:
         yield broker

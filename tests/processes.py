@@ -76,12 +76,12 @@ class LineReader:
 
 
 @contextlib.contextmanager
-def running_bus(*args: str) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
+def running_bus(*args: str, cwd: Path | None = None) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
     """Run the installed ``bus`` console script (plain output); kill it if still alive at exit."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("BUS_BOOTSTRAP", None)
     with subprocess.Popen(
-        ["bus", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        ["bus", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     ) as proc:
         reader = LineReader(proc)
         try:

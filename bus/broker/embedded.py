@@ -1,4 +1,9 @@
-"""Lifecycle of the embedded tansu broker: start on a loopback port, wait, stop cleanly."""
+"""Lifecycle of the embedded tansu broker: start on a loopback port, wait, stop cleanly.
+
+Durable by default: with a ``data_dir`` tansu's ``s3://`` storage engine points at the
+loopback object store, which keeps every object as an fsynced file. Without one the
+broker keeps everything in memory (what most tests use, for speed).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from bus.broker.binary import tansu_binary
+from bus.broker.objectstore.process import BUCKET, ObjectStoreProcess
 from bus.broker.process import log_tail, spawn, terminate
 from bus.errors import BrokerError, BrokerStartError
 from bus.kafka import BrokerProfile, KafkaSettings, make_admin
@@ -21,8 +27,10 @@ if TYPE_CHECKING:
     import subprocess
 
 MEMORY_STORAGE = "memory://tansu/"
+S3_STORAGE = f"s3://{BUCKET}/"
 # Variables tansu reads on its own; a stray one in the caller's environment would
-# silently change where the broker listens or stores data, so they never pass through.
+# silently change where the broker listens or stores data, so they never pass through
+# (nor does any AWS_* variable: only the loopback object store may be contacted).
 _TANSU_ENV = {
     "CLUSTER_ID",
     "LISTENER_URL",
@@ -48,18 +56,19 @@ class EmbeddedBroker:
         *,
         port: int | None = None,
         host: str = "127.0.0.1",
-        storage: str = MEMORY_STORAGE,
-        extra_env: dict[str, str] | None = None,
-        log_path: Path | None = None,
+        data_dir: Path | None = None,
+        log_dir: Path | None = None,
         start_timeout_s: float = 20.0,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        self.storage = storage
-        self.extra_env = dict(extra_env or {})
-        self.log_path = log_path or Path(tempfile.mkdtemp(prefix="bus-broker-")) / "tansu.log"
+        self.data_dir = data_dir.resolve() if data_dir else None
+        default_logs = self.data_dir / "logs" if self.data_dir else None
+        self.log_dir = log_dir or default_logs or Path(tempfile.mkdtemp(prefix="bus-broker-"))
+        self.log_path = self.log_dir / "tansu.log"
         self.start_timeout_s = start_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
+        self._objects: ObjectStoreProcess | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -70,8 +79,17 @@ class EmbeddedBroker:
         return self._proc.pid if self._proc else None
 
     @property
+    def object_store(self) -> ObjectStoreProcess | None:
+        """The loopback object store of a durable broker (None when in memory)."""
+        return self._objects
+
+    @property
     def in_memory(self) -> bool:
-        return self.storage.startswith("memory://")
+        return self.data_dir is None
+
+    @property
+    def storage(self) -> str:
+        return MEMORY_STORAGE if self.data_dir is None else S3_STORAGE
 
     def settings(self) -> KafkaSettings:
         """Client settings for this broker (embedded profile)."""
@@ -91,17 +109,30 @@ class EmbeddedBroker:
         ]
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
-        env.update(self.extra_env)
+        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV and not k.startswith("AWS_")}
+        if self._objects is not None:
+            # Always set the keys: without them tansu asks the cloud metadata address.
+            env.update(
+                AWS_ENDPOINT=self._objects.endpoint,
+                AWS_ALLOW_HTTP="true",
+                AWS_ACCESS_KEY_ID="agency-bus-local",
+                AWS_SECRET_ACCESS_KEY="agency-bus-local",
+                AWS_DEFAULT_REGION="us-east-1",
+            )
         return env
 
     async def start(self) -> None:
-        """Spawn the broker and return once it answers Kafka metadata requests."""
+        """Start the object store (if durable), then the broker; return once it answers."""
         if self._proc is not None:
             return
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._proc = spawn(self._argv(), env=self._env(), log_path=self.log_path)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
+            if self.data_dir is not None:
+                self._objects = ObjectStoreProcess(
+                    self.data_dir, free_port(self.host), self.log_dir / "objectstore.log"
+                )
+                await self._objects.start()
+            self._proc = spawn(self._argv(), env=self._env(), log_path=self.log_path)
             await self._wait_ready()
         except BaseException:
             await self.stop()
@@ -146,10 +177,13 @@ class EmbeddedBroker:
             await admin.close()
 
     async def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s (tansu needs 2-7 s to stop gracefully)."""
+        """SIGTERM, then SIGKILL after 10 s (tansu needs 2-7 s); the object store last."""
         proc, self._proc = self._proc, None
         if proc is not None:
             await asyncio.get_running_loop().run_in_executor(None, terminate, proc)
+        objects, self._objects = self._objects, None
+        if objects is not None:
+            await objects.stop()
 
     async def __aenter__(self) -> Self:
         await self.start()

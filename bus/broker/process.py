@@ -29,7 +29,7 @@ def _die_with_parent() -> Callable[[], None] | None:
     return set_pdeathsig
 
 
-def spawn(argv: Sequence[str], *, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def spawn(argv: Sequence[str], *, env: dict[str, str] | None, log_path: Path) -> subprocess.Popen[bytes]:
     """Start ``argv`` in its own session, output to ``log_path``, SIGTERM if we die.
 
     Must be called from a thread that lives as long as the child: Linux sends the

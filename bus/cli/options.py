@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,6 +27,21 @@ Profile = Annotated[
         help="embedded = the single-machine tansu broker; kafka = an Apache Kafka cluster.",
     ),
 ]
+
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="BUS_DATA_DIR",
+        help="Where the embedded broker keeps topics, records and offsets.",
+    ),
+]
+Ephemeral = Annotated[
+    bool,
+    typer.Option("--ephemeral", help="Keep everything in memory; lost when stopped."),
+]
+DEFAULT_DATA_DIR = Path("bus-data")
 
 
 def require_settings(bootstrap: str | None, profile: BrokerProfile) -> KafkaSettings:

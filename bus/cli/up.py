@@ -11,9 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bus import topics
-from bus.broker.embedded import EmbeddedBroker
-from bus.cli.broker import IN_MEMORY_WARNING
-from bus.cli.options import Bootstrap, Profile
+from bus.cli.broker import embedded_broker, storage_line
+from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, Ephemeral, Profile
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
 from bus.demo.first_event import RoundTrip, publish_and_read_back
@@ -25,6 +24,8 @@ console = Console()
 def up(
     demo: Annotated[bool, typer.Option("--demo", help="Publish a sample record change and show it.")] = False,
     broker_port: Annotated[int | None, typer.Option(help="Embedded broker port.")] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    ephemeral: Ephemeral = False,
     bootstrap: Bootstrap = None,
     profile: Profile = BrokerProfile.KAFKA,
 ) -> None:
@@ -36,10 +37,12 @@ def up(
             if bootstrap:
                 settings = KafkaSettings(bootstrap=bootstrap, broker_profile=profile)
                 where = f"external cluster at {bootstrap}"
+                storage = "storage: the cluster's own"
             else:
-                broker = await stack.enter_async_context(EmbeddedBroker(port=broker_port))
+                broker = await stack.enter_async_context(embedded_broker(broker_port, data_dir, ephemeral))
                 settings = broker.settings()
                 where = f"embedded broker at {broker.bootstrap} (pid {broker.pid})"
+                storage = storage_line(broker)
             admin = make_admin(settings)
             await admin.start()
             try:
@@ -55,8 +58,7 @@ def up(
                     title="agency-bus is up",
                 )
             )
-            if not bootstrap:
-                console.print(IN_MEMORY_WARNING)
+            console.print(storage)
             if demo:
                 show_round_trip(await publish_and_read_back(settings))
             console.print("press Ctrl-C to stop")

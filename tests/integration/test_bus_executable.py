@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests.processes import bus, pids_with_arg, running_bus, wait_until_gone
 
 @pytest.fixture
 def broker_up() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    with running_bus("broker", "up", "--port", str(free_port())) as (proc, out):
+    with running_bus("broker", "up", "--ephemeral", "--port", str(free_port())) as (proc, out):
         yield proc, out.wait_for(r"broker ready at (\S+)")[1]
 
 
@@ -70,9 +71,10 @@ def test_unreachable_broker_is_reported_not_traced() -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_bus_up_demo_shows_the_event_that_crossed_the_broker() -> None:
+def test_bus_up_demo_shows_the_event_that_crossed_the_broker(tmp_path: Path) -> None:
     # given the README's first command
-    with running_bus("up", "--demo", "--broker-port", str(free_port())) as (proc, out):
+    args = ("up", "--demo", "--broker-port", str(free_port()), "--data-dir", str(tmp_path))
+    with running_bus(*args) as (proc, out):
         # when it has started
         bootstrap = out.wait_for(r"embedded broker at (\S+)")[1]
         out.wait_for(r"the event that came back is identical to the one published", timeout_s=60)
@@ -81,3 +83,30 @@ def test_bus_up_demo_shows_the_event_that_crossed_the_broker() -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
         assert wait_until_gone(f"tcp://{bootstrap} ") == []
+
+
+def test_broker_up_keeps_topics_in_bus_data_across_restarts(tmp_path: Path) -> None:
+    # given `bus broker up` started with defaults in an empty directory
+    with running_bus("broker", "up", "--port", str(free_port()), cwd=tmp_path) as (proc, out):
+        bootstrap = out.wait_for(r"broker ready at (\S+)")[1]
+        out.wait_for(rf"kept in\s+{tmp_path / 'bus-data'}")
+        created = bus("topics", "create", "ingress.civil-registry.person", "--bootstrap", bootstrap)
+        assert created.returncode == 0, created.stderr
+        # when it is stopped with Ctrl-C
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    # then a second start in the same directory finds the topic again
+    with running_bus("broker", "up", "--port", str(free_port()), cwd=tmp_path) as (proc, out):
+        bootstrap = out.wait_for(r"broker ready at (\S+)")[1]
+        listed = bus("topics", "list", "--bootstrap", bootstrap)
+        assert "ingress.civil-registry.person" in listed.stdout
+    assert (tmp_path / "bus-data" / "objects").is_dir()
+
+
+def test_second_broker_up_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    with running_bus("broker", "up", "--data-dir", str(tmp_path)) as (_, out):
+        out.wait_for(r"broker ready at")
+        second = bus("broker", "up", "--data-dir", str(tmp_path))
+    assert second.returncode == 1
+    assert f"data dir {tmp_path} is already in use" in second.stderr
+    assert "--data-dir" in second.stderr

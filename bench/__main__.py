@@ -1,0 +1,55 @@
+"""``python -m bench [--quick]``: run the benchmarks, print one table, write bench/results.json."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import broker_storage
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer records (under 3 minutes)")
+    args = parser.parse_args()
+    records = 50_000 if args.quick else 200_000
+    storage = asyncio.run(broker_storage.run(records))
+    table = Table(
+        "scenario",
+        "storage",
+        "batching",
+        "produce msg/s",
+        "read msg/s",
+        title=f"agency-bus bench ({records:,} records of {storage['value_bytes']} bytes)",
+    )
+    for figure in storage["figures"]:
+        table.add_row(
+            "broker_storage",
+            figure["storage"],
+            figure["batching"],
+            f"{figure['produce_per_s']:,.0f}",
+            f"{figure['read_per_s']:,.0f}",
+        )
+    for name, ratio in storage["durable_to_memory"].items():
+        table.add_row("durable/memory", "ratio", name, f"{ratio['produce']:.2f}", f"{ratio['read']:.2f}")
+    Console().print(table)
+    RESULTS.write_text(json.dumps({"machine": machine(), "scenarios": {"broker_storage": storage}}, indent=2))
+    Console().print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
