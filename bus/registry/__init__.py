@@ -1,0 +1,1 @@
+"""A Confluent-compatible schema registry whose storage is the ``bus.schemas`` topic."""
