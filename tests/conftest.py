@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -11,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.kafka import KafkaSettings
+from tests.processes import running_bus
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,3 +50,24 @@ def unique() -> str:
 def person_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads((REPO / "schemas" / "civil" / "person.avsc").read_text())
     return schema
+
+
+@pytest.fixture(scope="session")
+def operator_token() -> str:
+    return f"operator-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="session")
+def registry_url(kafka_bootstrap: str, operator_token: str) -> Iterator[str]:
+    """A real registry process (the installed ``bus registry serve``) on the session broker."""
+    with running_registry(kafka_bootstrap, operator_token) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_registry(bootstrap: str, operator_token: str) -> Iterator[str]:
+    port = free_port()
+    args = ("registry", "serve", "--port", str(port), "--bootstrap", bootstrap, "--profile", "embedded")
+    with running_bus(*args, env={"BUS_OPERATOR_TOKEN": operator_token}) as (_, out):
+        out.wait_for(r"registry ready at")
+        yield f"http://127.0.0.1:{port}"

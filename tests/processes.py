@@ -76,9 +76,11 @@ class LineReader:
 
 
 @contextlib.contextmanager
-def running_bus(*args: str, cwd: Path | None = None) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
-    """Run the installed ``bus`` console script (plain output); kill it if still alive at exit."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def running_bus(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
+    """Run the installed ``bus`` console script (plain output); stop it at exit."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     env.pop("BUS_BOOTSTRAP", None)
     with subprocess.Popen(
         ["bus", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
@@ -88,13 +90,19 @@ def running_bus(*args: str, cwd: Path | None = None) -> Iterator[tuple[subproces
             yield proc, reader
         finally:
             if proc.poll() is None:
-                proc.kill()
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             proc.wait()
             reader.close()
 
 
-def bus(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def bus(
+    *args: str, timeout_s: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     return subprocess.run(
         ["bus", *args], capture_output=True, text=True, env=env, timeout=timeout_s, check=False
     )

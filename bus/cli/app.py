@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from bus import __version__
-from bus.cli import broker, topics, up
+from bus.cli import agencies, broker, registry, schemas, topics, up
 
 app = typer.Typer(
     name="bus",
@@ -16,6 +16,9 @@ app = typer.Typer(
 )
 app.add_typer(broker.app, name="broker")
 app.add_typer(topics.app, name="topics")
+app.add_typer(registry.app, name="registry")
+app.add_typer(schemas.app, name="schemas")
+app.add_typer(agencies.app, name="agencies")
 app.command("up")(up.up)
 
 

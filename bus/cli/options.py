@@ -42,6 +42,20 @@ Ephemeral = Annotated[
     typer.Option("--ephemeral", help="Keep everything in memory; lost when stopped."),
 ]
 DEFAULT_DATA_DIR = Path("bus-data")
+RegistryUrl = Annotated[
+    str,
+    typer.Option("--registry", envvar="BUS_REGISTRY_URL", help="Schema registry base URL."),
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar=["BUS_TOKEN", "BUS_OPERATOR_TOKEN"],
+        help="Bearer token for writes (an agency's token, or the operator token).",
+        show_default=False,
+    ),
+]
+DEFAULT_REGISTRY_URL = "http://127.0.0.1:8081"
 
 
 def require_settings(bootstrap: str | None, profile: BrokerProfile) -> KafkaSettings:

@@ -1,14 +1,12 @@
 """The first demo step: one person record change crosses the real broker and comes back.
 
-Until the schema registry lands, the demo numbers the schemas of ``schemas/`` itself
-(id 1 = person); everything else is the production path: envelope, Confluent framing,
-acks=all producer, read back to the high watermark.
+The production path end to end: the person schema from the registry, envelope headers,
+Confluent framing, an acks=all producer, and a read back to the high watermark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,9 @@ from bus import topics
 from bus.envelope import ChangeKind, Envelope
 from bus.ids import SchemaId
 from bus.kafka import KafkaSettings, make_admin, make_producer, read_to_end
+from bus.registry.client import RegistryClient
 from bus.serde import AvroSerde
 
-PERSON_SCHEMA_ID = SchemaId(1)
 PROVIDER = "civil-registry"
 
 SAMPLE_PERSON: dict[str, Any] = {
@@ -40,17 +38,19 @@ SAMPLE_PERSON: dict[str, Any] = {
         "ark_code": None,
     },
     "phone": None,
+    "document": {
+        "type": "ID_CARD",
+        "number": "047129385",
+        "issued_on": dt.date(2019, 8, 1),
+        "expires_on": dt.date(2029, 7, 31),
+        "issuer": "MVD RK",
+    },
 }
 
 
 def schemas_dir() -> Path:
     """``schemas/`` of the source tree this package runs from (editable install)."""
     return Path(__file__).resolve().parents[2] / "schemas"
-
-
-def person_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((schemas_dir() / "civil" / "person.avsc").read_text())
-    return schema
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,16 @@ class RoundTrip:
     record: dict[str, Any]
     offset: int
     partition: int
+    schema_id: int
 
 
-async def publish_and_read_back(settings: KafkaSettings) -> RoundTrip:
+async def publish_and_read_back(settings: KafkaSettings, registry_url: str) -> RoundTrip:
     """Publish an address change for the sample person and read it back from the broker."""
-    serde = AvroSerde({PERSON_SCHEMA_ID: person_schema()}.get)
     topic = topics.ingress(PROVIDER, "person")
+    async with RegistryClient(registry_url) as registry:
+        latest = await registry.latest(f"{topic}-value")
+    schema_id = SchemaId(latest["id"])
+    serde = AvroSerde({schema_id: latest["schema"]}.get)
     admin = make_admin(settings)
     await admin.start()
     try:
@@ -90,7 +94,7 @@ async def publish_and_read_back(settings: KafkaSettings) -> RoundTrip:
         await producer.send_and_wait(
             topic,
             key=envelope.subject.encode(),
-            value=serde.encode(PERSON_SCHEMA_ID, SAMPLE_PERSON, topic=topic),
+            value=serde.encode(schema_id, SAMPLE_PERSON, topic=topic),
             headers=envelope.to_headers(),
         )
     finally:
@@ -100,5 +104,13 @@ async def publish_and_read_back(settings: KafkaSettings) -> RoundTrip:
         if received.id == envelope.id:
             decoded = serde.decode(message.value, topic=topic)
             assert decoded is not None
-            return RoundTrip(topic, envelope, received, decoded.record, message.offset, message.partition)
+            return RoundTrip(
+                topic,
+                envelope,
+                received,
+                decoded.record,
+                message.offset,
+                message.partition,
+                decoded.schema_id,
+            )
     raise LookupError(f"event {envelope.id} was acknowledged but not found on {topic}")

@@ -73,7 +73,16 @@ def test_unreachable_broker_is_reported_not_traced() -> None:
 
 def test_bus_up_demo_shows_the_event_that_crossed_the_broker(tmp_path: Path) -> None:
     # given the README's first command
-    args = ("up", "--demo", "--broker-port", str(free_port()), "--data-dir", str(tmp_path))
+    args = (
+        "up",
+        "--demo",
+        "--broker-port",
+        str(free_port()),
+        "--registry-port",
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path),
+    )
     with running_bus(*args) as (proc, out):
         # when it has started
         bootstrap = out.wait_for(r"embedded broker at (\S+)")[1]

@@ -34,6 +34,13 @@ PERSON = {
         "ark_code": "0201500031",
     },
     "phone": "+77071234567",
+    "document": {
+        "type": "ID_CARD",
+        "number": "043512789",
+        "issued_on": dt.date(2021, 3, 9),
+        "expires_on": dt.date(2031, 3, 8),
+        "issuer": "MVD RK",
+    },
 }
 
 

@@ -46,6 +46,7 @@ def person() -> dict[str, Any]:
         "citizenship": "KAZ",
         "registered_address": None,
         "phone": "+77011234567",
+        "document": None,
     }
 
 

@@ -1,0 +1,1 @@
+"""The agency directory: who takes part, their hashed tokens and public keys (``bus.agencies``)."""

@@ -1,0 +1,43 @@
+"""What the directory knows about an agency, and who a caller turned out to be."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bus.ids import AgencyId
+
+
+class Role(StrEnum):
+    """DESIGN §5a: what a token may do."""
+
+    AGENCY = "agency"
+    PORTAL = "portal"
+    AUDITOR = "auditor"
+    OPERATOR = "operator"
+
+
+class AgencyEntry(BaseModel):
+    """One value on ``bus.agencies`` (key = agency id); a tombstone removes the agency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.AGENCY
+    token_hashes: tuple[str, ...] = ()
+    public_keys: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: the operator, or a directory entry acting in its role."""
+
+    role: Role
+    agency: AgencyId | None = None
+
+    @property
+    def label(self) -> str:
+        return self.agency or self.role.value
