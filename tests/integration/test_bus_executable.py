@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bus.broker.embedded import free_port
@@ -119,3 +120,34 @@ def test_second_broker_up_on_the_same_data_dir_is_refused(tmp_path: Path) -> Non
     assert second.returncode == 1
     assert f"data dir {tmp_path} is already in use" in second.stderr
     assert "--data-dir" in second.stderr
+
+
+def test_registry_state_survives_a_bus_up_restart(tmp_path: Path) -> None:
+    # given `bus up` on a data dir, with one extra subject registered by hand
+    schema = '{"type": "record", "name": "Kept", "namespace": "gov.test", "fields": []}'
+    subject = "ingress.civil-registry.kept-value"
+
+    def start() -> tuple[str, list[str]]:
+        port = free_port()
+        return f"http://127.0.0.1:{port}", ["up", "--registry-port", str(port), "--data-dir", str(tmp_path)]
+
+    url, args = start()
+    token = {"BUS_OPERATOR_TOKEN": "restart-operator"}
+    with running_bus(*args, env=token) as (proc, out):
+        out.wait_for(r"press Ctrl-C to stop")
+        headers = {"Authorization": "Bearer restart-operator"}
+        kept_id = httpx.post(
+            f"{url}/subjects/{subject}/versions", json={"schema": schema}, headers=headers
+        ).json()
+        person = httpx.get(f"{url}/subjects/ingress.civil-registry.person-value/versions/latest").json()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    # when it is started again on the same data dir
+    url, args = start()
+    with running_bus(*args, env=token) as (_, out):
+        out.wait_for(r"press Ctrl-C to stop")
+        # then the registry still knows both subjects with the same ids and versions
+        assert httpx.get(f"{url}/subjects/{subject}/versions/latest").json()["id"] == kept_id["id"]
+        assert (
+            httpx.get(f"{url}/subjects/ingress.civil-registry.person-value/versions/latest").json() == person
+        )
