@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import broker_storage
+from bench import broker_storage, publish, signing
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -47,7 +47,22 @@ def main() -> None:
     for name, ratio in storage["durable_to_memory"].items():
         table.add_row("durable/memory", "ratio", name, f"{ratio['produce']:.2f}", f"{ratio['read']:.2f}")
     Console().print(table)
-    RESULTS.write_text(json.dumps({"machine": machine(), "scenarios": {"broker_storage": storage}}, indent=2))
+    signatures = signing.run(20_000 if args.quick else 100_000)
+    publishing = asyncio.run(publish.run(20_000 if args.quick else 100_000))
+    figures = Table("scenario", "figure", "value", title="signing and publishing (same run)")
+    for row in signatures["figures"]:
+        for figure in ("sign_per_s", "verify_per_s"):
+            figures.add_row(
+                "signing", f"{row['scheme']} {figure} (batch {row['batch_size']})", f"{row[figure]:,.0f}"
+            )
+    for name, ratio in signatures["batch_to_per_event"].items():
+        figures.add_row("signing", f"batch/per-event {name}", f"{ratio:.2f}")
+    for key, value in publishing.items():
+        if isinstance(value, float):
+            figures.add_row("publish", key, f"{value:,.2f}")
+    Console().print(figures)
+    scenarios = {"broker_storage": storage, "signing": signatures, "publish": publishing}
+    RESULTS.write_text(json.dumps({"machine": machine(), "scenarios": scenarios}, indent=2))
     Console().print(f"wrote {RESULTS}")
 
 

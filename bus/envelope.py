@@ -141,6 +141,11 @@ class Envelope(BaseModel):
             raise _as_envelope_error(exc) from None
 
     @property
+    def time_text(self) -> str:
+        """``ce_time`` exactly as written to the header (signatures cover this text)."""
+        return self.time.isoformat().replace("+00:00", "Z")
+
+    @property
     def event_id(self) -> EventId:
         return EventId(self.id)
 
@@ -170,7 +175,7 @@ class Envelope(BaseModel):
             if value is None:
                 continue
             if isinstance(value, datetime):
-                text = value.isoformat().replace("+00:00", "Z")
+                text = self.time_text
             elif isinstance(value, tuple):
                 text = ",".join(value)
             else:

@@ -10,7 +10,12 @@ do, and ``retriable`` telling callers whether trying again can help.
     ├── BrokerError            the broker (embedded or external) cannot be used
     │   ├── BrokerBinaryNotFound
     │   └── BrokerStartError
+    ├── RecordInvalidError     a record breaks its schema's rules (fields named in ``problems``)
+    ├── UnknownRecordTypeError no schema is registered for an agency's record type
     ├── EnvelopeError          CloudEvents / bus headers missing or malformed
+    ├── SignatureError         (bus.signing) a signature, proof or key id does not verify
+    ├── SpoolError             (connectors.spool) the publisher's spool cannot be used
+    │   └── SpoolFullError     its disk quota is reached
     └── WireFormatError        Confluent framing or Avro body cannot be read/written
         ├── EmptyPayloadError
         ├── MagicByteError
@@ -60,6 +65,21 @@ class BrokerBinaryNotFound(BrokerError):
 
 class BrokerStartError(BrokerError):
     code = "broker_start_failed"
+
+
+class RecordInvalidError(BusError):
+    """A record (or its key) is not acceptable; ``problems`` lists (field path, reason)."""
+
+    code = "record_invalid"
+
+    def __init__(self, message: str, problems: list[tuple[str, str]], *, hint: str = "") -> None:
+        details = "; ".join(f"{path}: {reason}" for path, reason in problems)
+        super().__init__(f"{message}: {details}" if details else message, hint=hint)
+        self.problems = problems
+
+
+class UnknownRecordTypeError(BusError):
+    code = "record_type_unknown"
 
 
 class EnvelopeError(BusError):

@@ -107,6 +107,29 @@ class AvroSerde:
             ) from None
         return buffer.getvalue()
 
+    def problems(self, schema_id: SchemaId, record: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Every field of ``record`` that breaks the schema, as (path, reason); [] if it encodes."""
+        schema = self.schema(schema_id)
+        if not isinstance(schema, dict):
+            return []
+        fields = {f["name"]: f for f in schema.get("fields", [])}
+        found = [(name, "not in the schema") for name in record if name not in fields]
+        for name, field in fields.items():
+            if name not in record:
+                if "default" not in field:
+                    found.append((name, "required field is missing"))
+                continue
+            try:
+                valid = fastavro.validation.validate(
+                    record[name], field["type"], field=name, raise_errors=False
+                )
+            except Exception as exc:  # logical-type converters raise their own errors
+                found.append((name, str(exc)))
+                continue
+            if not valid:
+                found.append((name, f"{record[name]!r} does not match type {_type_text(field['type'])}"))
+        return found
+
     def decode(self, payload: bytes | None, *, topic: str = "?") -> Decoded | None:
         """Decode a framed value; ``None`` (a tombstone) decodes to ``None`` = delete."""
         if payload is None:
@@ -156,3 +179,11 @@ def _mismatch_detail(exc: Exception, schema: Schema, record: Mapping[str, Any]) 
         if not valid:
             return f"field {name!r}: {exc}"
     return str(exc)
+
+
+def _type_text(avro_type: Any) -> str:
+    if isinstance(avro_type, list):
+        return " | ".join(_type_text(t) for t in avro_type)
+    if isinstance(avro_type, dict):
+        return str(avro_type.get("logicalType") or avro_type.get("name") or avro_type.get("type"))
+    return str(avro_type)

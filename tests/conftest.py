@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bus.broker.embedded import EmbeddedBroker, free_port
@@ -71,3 +72,21 @@ def running_registry(bootstrap: str, operator_token: str) -> Iterator[str]:
     with running_bus(*args, env={"BUS_OPERATOR_TOKEN": operator_token}) as (_, out):
         out.wait_for(r"registry ready at")
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def person_subject_for(registry_url: str, operator_token: str) -> Callable[[str], str]:
+    """Register the canonical person schema for an agency; returns its ingress topic."""
+
+    def register(agency: str) -> str:
+        topic = f"ingress.{agency}.person"
+        schema = (REPO / "schemas" / "civil" / "person.avsc").read_text()
+        response = httpx.post(
+            f"{registry_url}/subjects/{topic}-value/versions",
+            json={"schema": schema},
+            headers={"Authorization": f"Bearer {operator_token}"},
+        )
+        assert response.status_code == 200, response.text
+        return topic
+
+    return register

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from rich.console import Console
 from rich.table import Table
 
@@ -16,6 +18,7 @@ from bus.directory.tokens import hash_token, new_token
 from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
 from bus.kafka import BrokerProfile, KafkaSettings, read_to_end
+from bus.signing import key_id_for, private_key_pem, public_key_from_text, public_key_text
 from bus.topics import SystemTopic, agency_id
 
 app = typer.Typer(help="Add and list agencies and their tokens.", no_args_is_help=True)
@@ -56,6 +59,62 @@ def add(
         )
         console.print(f"agency [bold]{agency}[/] ({role.value}) saved; its token (shown once):")
         print(token)
+
+    run(body())
+
+
+async def _add_public_key(settings: KafkaSettings, agency: str, public_key: Ed25519PublicKey) -> str:
+    entry = (await current_directory(settings)).get(agency)
+    if entry is None:
+        raise ConfigError(
+            f"agency {agency!r} is not in the directory", hint=f"bus agencies add {agency} --name …"
+        )
+    key_id = key_id_for(public_key)
+    keys = {**entry.public_keys, key_id: public_key_text(public_key)}  # old key ids stay valid
+    await put_agency(settings, entry.model_copy(update={"public_keys": keys}))
+    return key_id
+
+
+@app.command("keygen")
+def keygen(
+    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    out: Annotated[Path, typer.Option(help="Where to write the private key (PEM, mode 0600).")],
+    bootstrap: Bootstrap = None,
+    profile: Profile = BrokerProfile.KAFKA,
+) -> None:
+    """Create a signing key for an agency and publish its public key (older keys stay valid)."""
+
+    async def body() -> None:
+        settings = require_settings(bootstrap, profile)
+        if out.exists():
+            raise ConfigError(
+                f"{out} exists; refusing to overwrite a private key", hint="choose another --out"
+            )
+        key = Ed25519PrivateKey.generate()
+        key_id = await _add_public_key(settings, agency, key.public_key())
+        out.touch(mode=0o600)
+        out.write_bytes(private_key_pem(key))
+        console.print(f"agency [bold]{agency}[/]: new key {key_id}; private key written to {out}")
+
+    run(body())
+
+
+@app.command("add-key")
+def add_key(
+    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    public_key: Annotated[
+        str, typer.Option("--public-key", help="Base64 of the 32-byte Ed25519 public key.")
+    ],
+    bootstrap: Bootstrap = None,
+    profile: Profile = BrokerProfile.KAFKA,
+) -> None:
+    """Register a public key the agency (or the gateway on its behalf) signs with."""
+
+    async def body() -> None:
+        key_id = await _add_public_key(
+            require_settings(bootstrap, profile), agency, public_key_from_text(public_key)
+        )
+        console.print(f"agency [bold]{agency}[/]: key {key_id} registered")
 
     run(body())
 

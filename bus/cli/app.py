@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from bus import __version__
-from bus.cli import agencies, broker, registry, schemas, topics, up
+from bus.cli import agencies, broker, gateway, publish, registry, schemas, topics, up
 
 app = typer.Typer(
     name="bus",
@@ -19,6 +19,8 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(registry.app, name="registry")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(agencies.app, name="agencies")
+app.add_typer(gateway.app, name="gateway")
+app.command("publish")(publish.publish)
 app.command("up")(up.up)
 
 

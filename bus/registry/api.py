@@ -6,6 +6,7 @@ body in one handler; routes never build error responses themselves.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -15,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bus.directory.model import Principal
 from bus.directory.view import AgencyDirectory
+from bus.http_limits import BodySizeLimit
 from bus.registry.access import require_operator, require_subject_write
 from bus.registry.compat import parse_level
-from bus.registry.errors import BadRequest, InvalidSchema, RegistryError, SchemaNotFound
-from bus.registry.limits import BodySizeLimit
+from bus.registry.errors import BadRequest, InvalidSchema, PayloadTooLarge, RegistryError, SchemaNotFound
 from bus.registry.schema_text import ParsedSchema, parse_avro, parse_schema_type
 from bus.registry.state import VersionEntry
 from bus.registry.store import SchemaStore
@@ -79,6 +80,11 @@ def _version_body(entry: VersionEntry) -> dict[str, Any]:
     return {"subject": entry.subject, "id": entry.schema_id, "version": entry.version, "schema": entry.text}
 
 
+def _render(error: Exception) -> tuple[bytes, str]:
+    code = error.error_code if isinstance(error, RegistryError) else 50001
+    return json.dumps({"error_code": code, "message": str(error)}).encode(), MEDIA_TYPE
+
+
 def create_app(store: SchemaStore, directory: AgencyDirectory, *, max_body_bytes: int = 1 << 20) -> FastAPI:
     """The registry's FastAPI app; OpenAPI docs at ``/docs``."""
     app = FastAPI(
@@ -86,7 +92,12 @@ def create_app(store: SchemaStore, directory: AgencyDirectory, *, max_body_bytes
         description="Confluent Schema Registry compatible API; storage is the bus.schemas topic.",
         default_response_class=RegistryJSON,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=max_body_bytes,
+        error=lambda message: PayloadTooLarge(message, hint="schemas are small; check what is being sent"),
+        render=_render,
+    )
     app.state.directory = directory
 
     @app.exception_handler(RegistryError)

@@ -18,6 +18,9 @@ PURE_MODULES = [
     "bus.registry.compat",
     "bus.registry.schema_text",
     "bus.registry.state",
+    "bus.signing",
+    "bus.compose",
+    "bus.validate.fields",
 ]
 FORBIDDEN = ["aiokafka", "faust", "fastapi", "starlette", "sqlalchemy", "httpx", "confluent_kafka"]
 

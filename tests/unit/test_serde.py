@@ -159,3 +159,19 @@ def test_arbitrary_bodies_under_a_known_id_decode_or_fail_typed(body: bytes) -> 
 
 
 _PERSON_SCHEMA: dict[str, Any] = json.loads((REPO / "schemas/civil/person.avsc").read_text())
+
+
+def test_problems_lists_every_bad_field(serde: AvroSerde, person: dict[str, Any]) -> None:
+    # given a record with a wrong type, a missing required field and an unknown field
+    person["birth_date"] = "14 May 1990"
+    del person["surname"]
+    person["shoe_size"] = 42
+    # when its problems are listed
+    problems = dict(serde.problems(PERSON_ID, person))
+    # then each is named
+    assert set(problems) == {"birth_date", "surname", "shoe_size"}
+    assert problems["surname"] == "required field is missing"
+
+
+def test_a_valid_record_has_no_problems(serde: AvroSerde, person: dict[str, Any]) -> None:
+    assert serde.problems(PERSON_ID, person) == []

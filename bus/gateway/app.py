@@ -1,0 +1,35 @@
+"""The gateway's FastAPI app: routers plus one error handler for every ``BusError``."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI
+
+from bus.directory.view import AgencyDirectory
+from bus.errors import BusError
+from bus.gateway.errors import PayloadTooLarge, bus_error_handler, error_body
+from bus.gateway.ingest import Ingestor, router
+from bus.http_limits import BodySizeLimit
+
+
+def _render(error: BusError) -> tuple[bytes, str]:
+    return json.dumps(error_body(error)).encode(), "application/json"
+
+
+def create_app(ingestor: Ingestor, directory: AgencyDirectory, *, max_body_bytes: int = 4 << 20) -> FastAPI:
+    app = FastAPI(title="agency-bus gateway", description="Ingestion for systems without the SDK.")
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=max_body_bytes,
+        error=lambda message: PayloadTooLarge(message, hint="send at most 1,000 records per batch"),
+        render=_render,
+    )
+    app.add_exception_handler(BusError, bus_error_handler)
+    app.include_router(router(ingestor, directory))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

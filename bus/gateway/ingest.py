@@ -1,0 +1,236 @@
+"""HTTP ingestion: ``POST /v1/events/{record_type}`` and ``POST /v1/events:batch``.
+
+For legacy systems that cannot run the Python SDK. The gateway validates exactly as the
+SDK does, signs server-side with its own key (registered under each HTTP-ingesting
+agency, see docs/ingestion.md for the trade-off) and answers after the broker's ack.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from bus.compose import Draft, Signer, compose
+from bus.directory.model import Principal, Role
+from bus.directory.view import AgencyDirectory
+from bus.envelope import ChangeKind
+from bus.errors import BusError, RecordInvalidError
+from bus.gateway.errors import NotAllowed, NotAuthenticated, error_body, status_of
+from bus.gateway.idempotency import IdempotencyCache, event_id_for
+from bus.registry.subjects import RecordSchema, SchemaCache
+from bus.serde import AvroSerde
+from bus.validate.fields import check_identifiers, identifier_validator
+from bus.validate.result import Invalid
+
+MAX_BATCH = 1000
+SYSTEM = "http-gateway"
+
+
+class EventIn(BaseModel):
+    """One change in a batch request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_type: str
+    kind: ChangeKind = ChangeKind.UPDATED
+    key: str | None = Field(
+        default=None, description="Record key; defaults to the record's identifier field."
+    )
+    record: dict[str, Any] | None = None
+    changed: list[str] | None = None
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(max_length=MAX_BATCH)
+
+
+class Accepted(BaseModel):
+    event_id: str
+    topic: str
+    key: str
+    sequence: int
+
+
+@dataclass
+class _Prepared:
+    item: EventIn
+    schema: RecordSchema
+    key: str
+    value: bytes | None
+
+
+class Sequencer:
+    """``bus_sequence`` for gateway events: per key, increasing, never behind the clock (µs)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], int] = {}
+
+    def next(self, agency: str, key: str) -> int:
+        value = max(self._last.get((agency, key), 0) + 1, time.time_ns() // 1000)
+        self._last[(agency, key)] = value
+        return value
+
+
+class Ingestor:
+    """Validate, sign and produce changes on behalf of authenticated agencies."""
+
+    def __init__(self, schemas: SchemaCache, signer: Signer, producer: AIOKafkaProducer) -> None:
+        self._schemas = schemas
+        self._signer = signer
+        self._producer = producer
+        self._serdes: dict[int, AvroSerde] = {}
+        self._sequencer = Sequencer()
+        self.idempotency = IdempotencyCache()
+
+    async def ingest(self, agency: str, items: Sequence[EventIn]) -> list[Accepted | BusError]:
+        """One result per item, in order; valid items are produced even if others are not."""
+        prepared: list[_Prepared | BusError] = []
+        for item in items:
+            try:
+                prepared.append(await self._prepare(agency, item))
+            except BusError as exc:
+                prepared.append(exc)
+        good = [p for p in prepared if isinstance(p, _Prepared)]
+        drafts = [
+            Draft(
+                p.item.kind,
+                p.schema.record_name,
+                p.key,
+                p.value,
+                self._sequencer.next(agency, p.key),
+                p.item.changed,
+                event_id=event_id_for(agency, p.item.idempotency_key) if p.item.idempotency_key else None,
+            )
+            for p in good
+        ]
+        envelopes = compose(agency, SYSTEM, self._signer, drafts) if drafts else []
+        futures = [
+            await self._producer.send(
+                p.schema.topic, key=p.key.encode(), value=p.value, headers=e.to_headers()
+            )
+            for p, e in zip(good, envelopes, strict=True)
+        ]
+        for future in futures:
+            await future
+        accepted = iter(
+            Accepted(event_id=e.id, topic=p.schema.topic, key=p.key, sequence=d.sequence or 0)
+            for p, e, d in zip(good, envelopes, drafts, strict=True)
+        )
+        return [next(accepted) if isinstance(p, _Prepared) else p for p in prepared]
+
+    async def _prepare(self, agency: str, item: EventIn) -> _Prepared:
+        schema = await self._schemas.resolve(agency, item.record_type)
+        key = item.key or (
+            str(item.record.get(schema.key_field, "")) if item.record and schema.key_field else ""
+        )
+        if item.kind is ChangeKind.DELETED:
+            _check_key(schema, key, None)
+            return _Prepared(item, schema, key, None)
+        if item.record is None:
+            raise RecordInvalidError(
+                f"a {item.kind} of {schema.subject} needs a record body", [("record", "missing")]
+            )
+        _check_key(schema, key, item.record)
+        serde = self._serdes.setdefault(schema.schema_id, AvroSerde({schema.schema_id: schema.text}.get))
+        problems = serde.problems(schema.schema_id, item.record)
+        problems += [(p.path, p.reason) for p in check_identifiers(item.record)]
+        if problems:
+            raise RecordInvalidError(
+                f"{item.record_type} {key!r} does not match {schema.subject}",
+                problems,
+                hint="fix every field listed; nothing was published",
+            )
+        return _Prepared(item, schema, key, serde.encode(schema.schema_id, item.record, topic=schema.topic))
+
+
+def _check_key(schema: RecordSchema, key: str, record: dict[str, Any] | None) -> None:
+    if not key or len(key) > 256 or not key.isprintable():
+        raise RecordInvalidError(
+            f"bad key for {schema.subject}", [("key", "must be 1-256 printable characters")]
+        )
+    validator = identifier_validator(schema.key_field) if schema.key_field else None
+    verdict = validator(key) if validator else None
+    if isinstance(verdict, Invalid):
+        raise RecordInvalidError(f"bad key for {schema.subject}", [("key", verdict.reason)])
+    if record is not None and schema.key_field and record.get(schema.key_field) != key:
+        raise RecordInvalidError(
+            f"bad key for {schema.subject}", [("key", f"must equal the record's {schema.key_field}")]
+        )
+
+
+def publisher(directory: AgencyDirectory, authorization: str | None) -> str:
+    """The agency a request publishes for; only agency tokens may publish."""
+    principal: Principal | None = directory.authenticate(authorization)
+    if principal is None:
+        raise NotAuthenticated(
+            "publishing needs an agency token",
+            hint="send 'Authorization: Bearer <token>' (bus agencies add prints it)",
+        )
+    if principal.role is not Role.AGENCY or principal.agency is None:
+        raise NotAllowed(
+            f"{principal.label!r} may not publish record changes",
+            hint="only an agency publishes, and only its own records",
+        )
+    return principal.agency
+
+
+def router(ingestor: Ingestor, directory: AgencyDirectory) -> APIRouter:
+    api = APIRouter(tags=["ingest"])
+
+    @api.post("/v1/events/{record_type}", status_code=201, response_model=Accepted)
+    async def publish_one(
+        request: Request,
+        record_type: str,
+        record: Annotated[dict[str, Any] | None, Body(description="The record after the change.")] = None,
+        kind: ChangeKind = ChangeKind.UPDATED,
+        key: str | None = None,
+        changed: Annotated[str | None, Query(description="Comma-separated changed field paths.")] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Accepted:
+        agency = publisher(directory, request.headers.get("authorization"))
+        item = EventIn(
+            record_type=record_type,
+            kind=kind,
+            key=key,
+            record=record,
+            changed=changed.split(",") if changed else None,
+            idempotency_key=idempotency_key,
+        )
+
+        async def once() -> Accepted:
+            [result] = await ingestor.ingest(agency, [item])
+            if isinstance(result, BusError):
+                raise result
+            return result
+
+        if idempotency_key is None:
+            return await once()
+        return await ingestor.idempotency.run(agency, idempotency_key, item.model_dump(mode="json"), once)
+
+    @api.post("/v1/events:batch")
+    async def publish_batch(request: Request, batch: BatchIn) -> JSONResponse:
+        agency = publisher(directory, request.headers.get("authorization"))
+        results = await ingestor.ingest(agency, batch.events)
+        body = [
+            {"index": i, "status": 201, **r.model_dump()}
+            if isinstance(r, Accepted)
+            else {"index": i, "status": status_of(r), **error_body(r)}
+            for i, r in enumerate(results)
+        ]
+        accepted = sum(1 for r in results if isinstance(r, Accepted))
+        return JSONResponse(
+            {"accepted": accepted, "rejected": len(results) - accepted, "results": body},
+            status_code=200 if accepted == len(results) else 207,
+        )
+
+    return api

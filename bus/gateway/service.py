@@ -1,0 +1,71 @@
+"""The gateway as a long-running component: directory view, schema cache, producer, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bus.compose import Signer
+from bus.directory.view import AgencyDirectory
+from bus.gateway.app import create_app
+from bus.gateway.ingest import Ingestor
+from bus.http_server import serve_app
+from bus.kafka import KafkaSettings, make_producer
+from bus.registry.client import RegistryClient
+from bus.registry.subjects import SchemaCache
+from bus.signing import private_key_from_pem, private_key_pem
+
+
+class GatewaySettings(BaseSettings):
+    """``BUS_GATEWAY_*`` settings."""
+
+    model_config = SettingsConfigDict(env_prefix="BUS_GATEWAY_", extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    registry_url: str = "http://127.0.0.1:8081"
+    key_file: Path = Path("bus-data/gateway-key.pem")
+    max_body_bytes: int = Field(default=4 << 20, ge=1024)
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The gateway's signing key, created (mode 0600) on first start."""
+    if path.exists():
+        return private_key_from_pem(path.read_bytes())
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(private_key_pem(key))
+    return key
+
+
+class GatewayService:
+    def __init__(self, kafka: KafkaSettings, settings: GatewaySettings) -> None:
+        self.kafka = kafka
+        self.settings = settings
+        self.signer = Signer.of(load_or_create_key(settings.key_file))
+        self.directory = AgencyDirectory()
+        self._agencies = self.directory.follower(kafka)
+        self._registry = RegistryClient(settings.registry_url)
+        self._producer = make_producer(kafka)
+        self.ingestor = Ingestor(SchemaCache(self._registry), self.signer, self._producer)
+
+    async def start(self) -> None:
+        await self._producer.start()
+        await self._agencies.start()
+
+    async def stop(self) -> None:
+        await self._agencies.stop()
+        await self._producer.stop()
+        await self._registry.close()
+
+    async def serve(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
+        app = create_app(self.ingestor, self.directory, max_body_bytes=self.settings.max_body_bytes)
+        await serve_app(
+            app, host=self.settings.host, port=self.settings.port, stop=stop, on_started=on_started
+        )

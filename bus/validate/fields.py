@@ -1,0 +1,67 @@
+"""Check every identifier inside a record, by field name, and say which field is wrong.
+
+Field-name conventions of the canonical schemas: ``iin`` / ``*_iin``, ``bin`` / ``*_bin``,
+``vin``, ``cadastral_number``. A person's ``iin`` is also checked against its
+``birth_date`` and ``sex``. VINs are checked for form only: the ISO 3779 check digit is
+mandatory in North America but not for the European and Asian vehicles common here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bus.validate.cadastral import validate_cadastral
+from bus.validate.iin import validate_bin, validate_iin
+from bus.validate.result import Invalid, Verdict
+from bus.validate.vin import validate_vin
+
+__all__ = ["FieldProblem", "check_identifiers", "identifier_validator"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    path: str
+    reason: str
+
+
+def identifier_validator(field: str) -> Callable[[str], Verdict] | None:
+    """The validator a field name calls for, or None for ordinary fields."""
+    if field == "iin" or field.endswith("_iin"):
+        return validate_iin
+    if field == "bin" or field.endswith("_bin"):
+        return validate_bin
+    if field == "vin":
+        return lambda value: validate_vin(value, require_check_digit=False)
+    if field == "cadastral_number":
+        return validate_cadastral
+    return None
+
+
+def check_identifiers(record: Mapping[str, Any], *, prefix: str = "") -> list[FieldProblem]:
+    """Every invalid identifier in ``record`` (nested records included), with its dotted path."""
+    problems: list[FieldProblem] = []
+    for field, value in record.items():
+        path = f"{prefix}{field}"
+        if isinstance(value, Mapping):
+            problems += check_identifiers(value, prefix=f"{path}.")
+            continue
+        validator = identifier_validator(field)
+        if validator is None or value is None:
+            continue
+        verdict = _person_iin(record, str(value)) if field == "iin" and not prefix else validator(str(value))
+        if isinstance(verdict, Invalid):
+            problems.append(FieldProblem(path, verdict.reason))
+    return problems
+
+
+def _person_iin(record: Mapping[str, Any], value: str) -> Verdict:
+    birth = record.get("birth_date")
+    sex = record.get("sex")
+    return validate_iin(
+        value,
+        birth_date=birth if isinstance(birth, date) else None,
+        sex=sex if sex in ("MALE", "FEMALE") else None,
+    )

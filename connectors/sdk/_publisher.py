@@ -1,0 +1,193 @@
+"""The publisher: validate locally, spool durably, sign, and let the sender deliver."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bus.compose import Draft, Signer, compose
+from bus.envelope import ChangeKind
+from bus.errors import RecordInvalidError
+from bus.kafka import BrokerProfile, KafkaSettings
+from bus.registry.client import RegistryClient
+from bus.registry.subjects import RecordSchema, SchemaCache
+from bus.serde import AvroSerde
+from bus.topics import agency_id
+from bus.validate.fields import check_identifiers, identifier_validator
+from bus.validate.result import Invalid
+from connectors.sdk._sender import SpoolSender
+from connectors.spool import NewEvent, Spool
+
+MAX_KEY_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record change: ``record`` is the after-image (None for a delete)."""
+
+    kind: ChangeKind
+    record_type: str
+    key: str
+    record: Mapping[str, Any] | None
+    changed: Sequence[str] | None = None
+
+
+class Publisher:
+    """Publish record changes for one agency system; ``async with`` starts and stops it.
+
+    A publish returns once the change is committed to the local spool (SQLite, fsynced);
+    delivery to the broker happens in the background and survives restarts and outages.
+    """
+
+    def __init__(
+        self,
+        agency: str,
+        system: str,
+        key: Ed25519PrivateKey,
+        *,
+        bootstrap: str | KafkaSettings,
+        registry: str,
+        spool_path: Path | None = None,
+        spool_quota_bytes: int = 1 << 30,
+        profile: BrokerProfile = BrokerProfile.KAFKA,
+        registry_token: str | None = None,
+    ) -> None:
+        self.agency = agency_id(agency)
+        self.system = system
+        self._signer = Signer.of(key)
+        self._settings = (
+            bootstrap
+            if isinstance(bootstrap, KafkaSettings)
+            else KafkaSettings(bootstrap=bootstrap, broker_profile=profile)
+        )
+        self._registry = RegistryClient(registry, token=registry_token)
+        self._schemas = SchemaCache(self._registry)
+        self._serdes: dict[int, AvroSerde] = {}
+        path = spool_path or Path(f"{self.agency}.{system}.spool.sqlite")
+        self._spool = Spool(path, quota_bytes=spool_quota_bytes)
+        self._sender = SpoolSender(self._spool, self._settings, self.agency)
+        self._lock = asyncio.Lock()
+
+    @property
+    def key_id(self) -> str:
+        return self._signer.key_id
+
+    async def start(self) -> None:
+        self._sender.start()
+
+    async def close(self) -> None:
+        """Stop sending; whatever is still spooled is sent by the next start."""
+        await self._sender.stop()
+        await self._registry.close()
+        self._spool.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def created(
+        self, record_type: str, key: str, record: Mapping[str, Any], changed: Sequence[str] | None = None
+    ) -> str:
+        return (await self.publish_many([Change(ChangeKind.CREATED, record_type, key, record, changed)]))[0]
+
+    async def updated(
+        self, record_type: str, key: str, record: Mapping[str, Any], changed: Sequence[str] | None = None
+    ) -> str:
+        return (await self.publish_many([Change(ChangeKind.UPDATED, record_type, key, record, changed)]))[0]
+
+    async def snapshot(self, record_type: str, key: str, record: Mapping[str, Any]) -> str:
+        return (await self.publish_many([Change(ChangeKind.SNAPSHOT, record_type, key, record)]))[0]
+
+    async def deleted(self, record_type: str, key: str) -> str:
+        return (await self.publish_many([Change(ChangeKind.DELETED, record_type, key, None)]))[0]
+
+    async def publish_many(self, changes: Sequence[Change]) -> list[str]:
+        """Validate all, then spool all in one transaction with one batch signature; return ce_ids."""
+        prepared = [await self._prepare(change) for change in changes]
+        async with self._lock:
+            ids = await asyncio.to_thread(self._spool_batch, prepared)
+        self._sender.wake()
+        return ids
+
+    async def flush(self, timeout_s: float | None = None) -> None:
+        """Wait until every spooled change was acknowledged by the broker."""
+        await self._sender.wait_drained(timeout_s)
+
+    def depth(self) -> int:
+        """Changes spooled but not yet acknowledged by the broker (a short blocking SQLite read)."""
+        return self._spool.depth()
+
+    async def _prepare(self, change: Change) -> tuple[Change, RecordSchema, bytes | None]:
+        schema = await self._schemas.resolve(self.agency, change.record_type)
+        _check_key(change, schema)
+        if change.record is None:
+            if change.kind is not ChangeKind.DELETED:
+                raise RecordInvalidError(f"a {change.kind} of {schema.subject} needs a record", [])
+            return change, schema, None
+        serde = self._serdes.setdefault(schema.schema_id, AvroSerde({schema.schema_id: schema.text}.get))
+        value = serde.encode(schema.schema_id, change.record, topic=schema.topic)
+        problems = check_identifiers(change.record)
+        if problems:
+            raise RecordInvalidError(
+                f"{change.record_type} {change.key!r} for {schema.topic} has invalid identifiers",
+                [(p.path, p.reason) for p in problems],
+                hint="fix the named fields at the source; the bus would dead-letter this record",
+            )
+        return change, schema, value
+
+    def _spool_batch(self, prepared: list[tuple[Change, RecordSchema, bytes | None]]) -> list[str]:
+        with self._spool.transaction() as tx:
+            drafts = [
+                Draft(
+                    change.kind,
+                    schema.record_name,
+                    change.key,
+                    value,
+                    tx.next_sequence(change.key),
+                    change.changed,
+                )
+                for change, schema, value in prepared
+            ]
+            envelopes = compose(self.agency, self.system, self._signer, drafts)
+            for envelope, draft, (_, schema, _) in zip(envelopes, drafts, prepared, strict=True):
+                assert draft.sequence is not None
+                tx.append(
+                    NewEvent(schema.topic, draft.key, draft.value, envelope.to_headers(), draft.sequence)
+                )
+        return [e.id for e in envelopes]
+
+
+def _check_key(change: Change, schema: RecordSchema) -> None:
+    key = change.key
+    problems: list[tuple[str, str]] = []
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        problems.append(("key", f"must be 1-{MAX_KEY_LENGTH} printable characters"))
+    elif schema.key_field is not None:
+        validator = identifier_validator(schema.key_field)
+        verdict = validator(key) if validator else None
+        if isinstance(verdict, Invalid):
+            problems.append(("key", verdict.reason))
+        elif change.record is not None and change.record.get(schema.key_field) != key:
+            problems.append(
+                (
+                    "key",
+                    f"must equal the record's {schema.key_field} ({change.record.get(schema.key_field)!r})",
+                )
+            )
+    if problems:
+        raise RecordInvalidError(
+            f"bad key for {schema.subject}",
+            problems,
+            hint=f"the key of a {change.record_type} is its {schema.key_field or 'id'}",
+        )

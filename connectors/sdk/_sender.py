@@ -1,0 +1,98 @@
+"""Drain the spool to the broker in order; remove entries only after the broker acknowledged them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from aiokafka.errors import KafkaError
+
+from bus.kafka import KafkaSettings, make_producer
+from bus.metrics import SPOOL_DEPTH, SPOOL_OLDEST
+from connectors.spool import Spool
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+MAX_BACKOFF_S = 5.0
+
+
+class SpoolSender:
+    """Background task: peek, produce (acks=all), await every ack, remove; back off on failure."""
+
+    def __init__(self, spool: Spool, settings: KafkaSettings, agency: str) -> None:
+        self._spool = spool
+        self._settings = settings
+        self._agency = agency
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"spool-sender:{self._agency}")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def wait_drained(self, timeout_s: float | None = None) -> None:
+        """Return once the spool is empty (everything published was acknowledged)."""
+
+        async def empty() -> None:
+            async with self._drained:
+                while await asyncio.to_thread(self._spool.depth):
+                    self._wake.set()
+                    await self._drained.wait()
+
+        await asyncio.wait_for(empty(), timeout_s)
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._drain_forever()
+            except (KafkaError, OSError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "agency %s: broker unavailable (%s); retrying in %.1f s", self._agency, exc, backoff
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _drain_forever(self) -> None:
+        producer = make_producer(self._settings)
+        try:
+            await producer.start()
+            while True:
+                batch = await asyncio.to_thread(self._spool.peek, BATCH)
+                await asyncio.to_thread(self._report)
+                if not batch:
+                    async with self._drained:
+                        self._drained.notify_all()
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 1.0)
+                    continue
+                futures = [
+                    await producer.send(e.topic, key=e.key.encode(), value=e.value, headers=e.headers)
+                    for e in batch
+                ]
+                await asyncio.gather(*futures)
+                await asyncio.to_thread(self._spool.remove, [e.position for e in batch])
+                self.last_error = None
+        finally:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    def _report(self) -> None:
+        SPOOL_DEPTH.labels(self._agency).set(self._spool.depth())
+        SPOOL_OLDEST.labels(self._agency).set(self._spool.oldest_age_s(time.time()) or 0.0)

@@ -1,0 +1,239 @@
+"""The publisher SDK: validate locally, spool durably, sign, deliver in order, lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.compose import verify_event
+from bus.envelope import ChangeKind, Envelope
+from bus.errors import RecordInvalidError, RecordMismatchError, UnknownRecordTypeError
+from bus.kafka import BrokerProfile, KafkaSettings, make_admin, read_to_end
+from bus.signing import Verifier, key_id_for, private_key_pem
+from bus.topics import ensure_topics, spec_for
+from connectors.sdk import Change, Publisher, SyncPublisher
+from connectors.spool import Spool
+from tests.conftest import REPO
+from tests.people import person
+
+
+async def create_topic(settings: KafkaSettings, topic: str) -> None:
+    admin = make_admin(settings)
+    await admin.start()
+    try:
+        await ensure_topics(admin, [spec_for(topic)], replication_factor=1)
+    finally:
+        await admin.close()
+
+
+def envelopes_of(records: list[Any]) -> list[Envelope]:
+    return [Envelope.from_headers(r.headers) for r in records]
+
+
+def sequences_by_key(envelopes: list[Envelope]) -> dict[str, list[int]]:
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for envelope in envelopes:
+        assert envelope.sequence is not None
+        by_key[envelope.subject].append(envelope.sequence)
+    return by_key
+
+
+@pytest.fixture
+def agency(unique: str) -> str:
+    return f"civil-{unique}"
+
+
+@pytest.fixture
+def topic(agency: str, person_subject_for: Any) -> str:
+    return str(person_subject_for(agency))
+
+
+async def test_changes_published_while_the_broker_is_down_all_arrive_once_in_order(
+    tmp_path: Path, registry_url: str, agency: str, topic: str
+) -> None:
+    # given a durable broker that knows the topic but is stopped
+    port, data = free_port(), tmp_path / "broker"
+    async with EmbeddedBroker(port=port, data_dir=data) as broker:
+        await create_topic(broker.settings(), topic)
+    settings = KafkaSettings(bootstrap=f"127.0.0.1:{port}", broker_profile=BrokerProfile.EMBEDDED)
+    people = [person(n) for n in range(100)]
+    async with Publisher(
+        agency,
+        "gbd-fl",
+        Ed25519PrivateKey.generate(),
+        bootstrap=settings,
+        registry=registry_url,
+        spool_path=tmp_path / "spool.sqlite",
+    ) as publisher:
+        # when 10,000 changes for 100 keys are published while nothing listens
+        for round_no in range(100):
+            await publisher.publish_many(
+                [
+                    Change(
+                        ChangeKind.UPDATED,
+                        "person",
+                        p["iin"],
+                        {**p, "phone": f"+7701{round_no:07d}"},
+                        ["phone"],
+                    )
+                    for p in people
+                ]
+            )
+        assert publisher.depth() == 10_000
+        # and the broker comes back
+        async with EmbeddedBroker(port=port, data_dir=data) as broker:
+            await publisher.flush(timeout_s=180)
+            records = await read_to_end(broker.settings(), topic)
+    # then every change arrived exactly once, each key's changes in order
+    envelopes = envelopes_of(records)
+    assert len(envelopes) == len({e.id for e in envelopes}) == 10_000
+    assert all(seqs == list(range(1, 101)) for seqs in sequences_by_key(envelopes).values())
+    assert len(sequences_by_key(envelopes)) == 100
+
+
+def test_sigkill_mid_drain_loses_nothing_and_duplicates_only_by_ce_id(
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    kafka_settings: KafkaSettings,
+    registry_url: str,
+    agency: str,
+    topic: str,
+) -> None:
+    # given a publisher process that spooled 20,000 changes and is draining them
+    asyncio.run(create_topic(kafka_settings, topic))
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(private_key_pem(Ed25519PrivateKey.generate()))
+    spool = tmp_path / "spool.sqlite"
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.publish.publisher_process",
+        "publish",
+        kafka_bootstrap,
+        registry_url,
+        agency,
+        str(spool),
+        str(key_file),
+        "20000",
+    ]
+    with subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "spooled"
+        # when it is killed without warning while sending
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with Spool(spool) as left:
+        assert 0 < left.depth() <= 20_000
+    # and a new process resumes from the spool
+    argv[3] = "drain"
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip() == "drained"
+    # then all 20,000 changes are on the topic; any repeat is a same-ce_id retransmission
+    records = asyncio.run(read_to_end(kafka_settings, topic))
+    by_id: dict[str, set[tuple[bytes | None, bytes | None]]] = defaultdict(set)
+    for record in records:
+        by_id[Envelope.from_headers(record.headers).id].add((record.key, record.value))
+    assert len(by_id) == 20_000
+    assert all(len(copies) == 1 for copies in by_id.values())
+
+
+async def test_published_events_carry_a_valid_signature(
+    tmp_path: Path, kafka_settings: KafkaSettings, registry_url: str, agency: str, topic: str
+) -> None:
+    # given an agency key and three changes published as one batch
+    await create_topic(kafka_settings, topic)
+    key = Ed25519PrivateKey.generate()
+    async with Publisher(
+        agency,
+        "gbd-fl",
+        key,
+        bootstrap=kafka_settings,
+        registry=registry_url,
+        spool_path=tmp_path / "spool.sqlite",
+    ) as publisher:
+        await publisher.publish_many(
+            [Change(ChangeKind.CREATED, "person", p["iin"], p) for p in map(person, range(3))]
+        )
+        await publisher.deleted("person", person(0)["iin"])
+        await publisher.flush(timeout_s=30)
+    # when a verifier that knows the agency's public key checks them
+    verifier = Verifier(
+        lambda a, k: key.public_key() if (a, k) == (agency, key_id_for(key.public_key())) else None
+    )
+    records = await read_to_end(kafka_settings, topic)
+    for record in records:
+        verify_event(verifier, Envelope.from_headers(record.headers), record.headers, record.value)
+    # then all four verify, with one Ed25519 check per batch
+    assert len(records) == 4
+    assert verifier.ed25519_checks == 2
+
+
+@pytest.fixture
+async def publisher(
+    tmp_path: Path, kafka_settings: KafkaSettings, registry_url: str, agency: str, topic: str
+) -> Any:
+    async with Publisher(
+        agency,
+        "gbd-fl",
+        Ed25519PrivateKey.generate(),
+        bootstrap=kafka_settings,
+        registry=registry_url,
+        spool_path=tmp_path / "spool.sqlite",
+    ) as p:
+        yield p
+
+
+async def test_a_record_that_does_not_match_its_schema_names_the_field(publisher: Publisher) -> None:
+    record = person(1, birth_date="yesterday")
+    with pytest.raises(RecordMismatchError, match="birth_date"):
+        await publisher.updated("person", record["iin"], record)
+    assert publisher.depth() == 0
+
+
+async def test_an_unknown_record_type_names_the_subject(publisher: Publisher, agency: str) -> None:
+    with pytest.raises(UnknownRecordTypeError, match=f"ingress.{agency}.vehicle-value"):
+        await publisher.updated("vehicle", "XTA21150064123456", {"vin": "XTA21150064123456"})
+
+
+async def test_a_key_that_is_not_the_records_iin_is_rejected(publisher: Publisher) -> None:
+    with pytest.raises(RecordInvalidError, match="key") as info:
+        await publisher.updated("person", person(2)["iin"], person(3))
+    assert info.value.problems[0][0] == "key"
+
+
+async def test_an_iin_with_a_wrong_check_digit_is_rejected(publisher: Publisher) -> None:
+    record = person(4)
+    bad = record["iin"][:11] + str((int(record["iin"][11]) + 1) % 10)
+    with pytest.raises(RecordInvalidError, match="check digit"):
+        await publisher.updated("person", bad, {**record, "iin": bad})
+    assert publisher.depth() == 0
+
+
+def test_the_sync_publisher_publishes_and_flushes(
+    tmp_path: Path, kafka_settings: KafkaSettings, registry_url: str, agency: str, topic: str
+) -> None:
+    asyncio.run(create_topic(kafka_settings, topic))
+    record = person(5)
+    with SyncPublisher(
+        agency,
+        "gbd-fl",
+        Ed25519PrivateKey.generate(),
+        bootstrap=kafka_settings,
+        registry=registry_url,
+        spool_path=tmp_path / "spool.sqlite",
+    ) as publisher:
+        event_id = publisher.created("person", record["iin"], record)
+        publisher.flush(timeout_s=30)
+        assert publisher.depth() == 0
+    ids = [Envelope.from_headers(r.headers).id for r in asyncio.run(read_to_end(kafka_settings, topic))]
+    assert ids == [event_id]
