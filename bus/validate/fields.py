@@ -59,6 +59,11 @@ def check_identifiers(record: Mapping[str, Any], *, prefix: str = "") -> list[Fi
 
 def _person_iin(record: Mapping[str, Any], value: str) -> Verdict:
     birth = record.get("birth_date")
+    if isinstance(birth, str):  # JSON input (HTTP gateway, CLI) carries ISO dates
+        try:
+            birth = date.fromisoformat(birth)
+        except ValueError:
+            birth = None  # the schema check reports the bad date itself
     sex = record.get("sex")
     return validate_iin(
         value,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -237,3 +238,45 @@ def test_the_sync_publisher_publishes_and_flushes(
         assert publisher.depth() == 0
     ids = [Envelope.from_headers(r.headers).id for r in asyncio.run(read_to_end(kafka_settings, topic))]
     assert ids == [event_id]
+
+
+def test_bus_publish_from_a_shell_delivers_a_signed_change(
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    kafka_settings: KafkaSettings,
+    registry_url: str,
+    agency: str,
+    topic: str,
+) -> None:
+    # given an agency in the directory with a key made by `bus agencies keygen`
+    from tests.processes import bus
+
+    asyncio.run(create_topic(kafka_settings, topic))
+    broker = ("--bootstrap", kafka_bootstrap, "--profile", "embedded")
+    assert bus("agencies", "add", agency, "--name", "Civil registry", *broker).returncode == 0
+    keygen = bus("agencies", "keygen", agency, "--out", str(tmp_path / "key.pem"), *broker)
+    assert keygen.returncode == 0, keygen.stderr
+    record = tmp_path / "person.json"
+    record.write_text(json.dumps({**person(7), "birth_date": person(7)["birth_date"].isoformat()}))
+    # when an operator publishes a record file
+    result = bus(
+        "publish",
+        "person",
+        "--key",
+        person(7)["iin"],
+        "--file",
+        str(record),
+        "--agency",
+        agency,
+        "--key-file",
+        str(tmp_path / "key.pem"),
+        "--spool",
+        str(tmp_path / "spool.sqlite"),
+        "--registry",
+        registry_url,
+        *broker,
+    )
+    # then it is on the ingress topic with the printed ce_id
+    assert result.returncode == 0, result.stderr
+    [message] = asyncio.run(read_to_end(kafka_settings, topic))
+    assert Envelope.from_headers(message.headers).id in result.stdout

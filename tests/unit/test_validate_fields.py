@@ -31,3 +31,8 @@ def test_nested_owner_identifiers_are_checked_with_their_path() -> None:
 
 def test_missing_optional_identifiers_are_fine() -> None:
     assert check_identifiers({"owner_iin": None, "cadastral_number": "01:011:001:123"}) == []
+
+
+def test_iso_date_strings_from_json_are_checked_against_the_iin() -> None:
+    problems = check_identifiers({"iin": "900514301239", "birth_date": "1991-05-14", "sex": "MALE"})
+    assert [p.path for p in problems] == ["iin"]
