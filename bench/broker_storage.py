@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bus.broker.embedded import EmbeddedBroker
-from bus.kafka import KafkaSettings, make_admin, make_producer, read_to_end
-from bus.topics import TopicSpec, ensure_topics
+from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer, read_to_end
+from bus.topics import TopicSpec
 
 VALUE = b"x" * 200  # DESIGN §7 pass-through figures use 200-byte values
 BATCHING = {

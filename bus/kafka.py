@@ -9,19 +9,27 @@ Correctness never depends on either profile: every stage deduplicates on ``ce_id
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 from aiokafka.helpers import create_ssl_context
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.errors import BrokerError, BusError
+from bus.ids import TopicName
+from bus.topics import TopicSpec
 
 
 class BrokerProfile(StrEnum):
@@ -105,7 +113,7 @@ def make_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
 
 
 async def iter_to_end(
-    settings: KafkaSettings, topic: str, *, timeout_s: float = 60.0
+    settings: KafkaSettings, topic: str, *, timeout_s: float = 60.0, partitions: Collection[int] | None = None
 ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """Yield every record of ``topic`` from the beginning up to its current end.
 
@@ -116,14 +124,17 @@ async def iter_to_end(
     await consumer.start()
     try:
         await consumer.topics()  # refresh metadata so partitions_for_topic knows the topic
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
+        existing = consumer.partitions_for_topic(topic)
+        if not existing:
             raise BrokerError(
                 f"topic {topic!r} does not exist on {settings.bootstrap}",
                 hint=f"create it first: bus topics create {topic}",
                 retriable=False,
             )
-        pending = {TopicPartition(topic, p) for p in partitions}
+        wanted = existing if partitions is None else existing & set(partitions)
+        pending = {TopicPartition(topic, p) for p in wanted}
+        if not pending:
+            return
         consumer.assign(sorted(pending))
         await consumer.seek_to_beginning(*pending)
         deadline = time.monotonic() + timeout_s
@@ -165,3 +176,31 @@ def as_bus_error(exc: KafkaError, *, bootstrap: str = "the broker") -> BusError:
         hint="see the broker logs; the operation can be retried when the cause is fixed",
         retriable=bool(getattr(exc, "retriable", False)),
     )
+
+
+async def ensure_topics(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], *, replication_factor: int
+) -> list[TopicName]:
+    """Create the topics that do not exist yet; return the names actually created.
+
+    Idempotent: existing topics are left untouched (their configs are not altered,
+    which the embedded broker could not do anyway).
+    """
+    existing = set(await admin.list_topics())
+    missing = [s for s in specs if s.name not in existing]
+    if not missing:
+        return []
+    new = [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs) for s in missing]
+    response = await admin.create_topics(new)
+    created: list[TopicName] = []
+    for result in response.to_object()["topic_errors"]:
+        error = for_code(result["error_code"])
+        if result["error_code"] == 0:
+            created.append(TopicName(result["topic"]))
+        elif error is not TopicAlreadyExistsError:
+            raise BrokerError(
+                f"creating topic {result['topic']!r} failed: {error.__name__}: "
+                f"{result.get('error_message') or 'no detail from broker'}",
+                hint="check the broker logs and that this principal may create topics",
+            )
+    return created

@@ -9,16 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from aiokafka.admin import NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
-
-from bus.errors import BrokerError, TopicNameError
+from bus.errors import TopicNameError
 from bus.ids import AgencyId, AgreementId, RecordType, TopicName
-
-if TYPE_CHECKING:
-    from aiokafka.admin import AIOKafkaAdminClient
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _RECORD_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -157,31 +150,3 @@ def spec_for(name: str) -> TopicSpec:
         return TopicSpec(ref.name, partitions, dict(configs))
     partitions = 3 if ref.kind is TopicKind.DLQ else DATA_PARTITIONS
     return TopicSpec(ref.name, partitions, dict(_KIND_CONFIGS[ref.kind]))
-
-
-async def ensure_topics(
-    admin: AIOKafkaAdminClient, specs: list[TopicSpec], *, replication_factor: int
-) -> list[TopicName]:
-    """Create the topics that do not exist yet; return the names actually created.
-
-    Idempotent: existing topics are left untouched (their configs are not altered,
-    which the embedded broker could not do anyway).
-    """
-    existing = set(await admin.list_topics())
-    missing = [s for s in specs if s.name not in existing]
-    if not missing:
-        return []
-    new = [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs) for s in missing]
-    response = await admin.create_topics(new)
-    created: list[TopicName] = []
-    for result in response.to_object()["topic_errors"]:
-        error = for_code(result["error_code"])
-        if result["error_code"] == 0:
-            created.append(TopicName(result["topic"]))
-        elif error is not TopicAlreadyExistsError:
-            raise BrokerError(
-                f"creating topic {result['topic']!r} failed: {error.__name__}: "
-                f"{result.get('error_message') or 'no detail from broker'}",
-                hint="check the broker logs and that this principal may create topics",
-            )
-    return created

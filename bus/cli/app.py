@@ -6,7 +6,19 @@ import typer
 from rich.console import Console
 
 from bus import __version__
-from bus.cli import agencies, broker, gateway, publish, registry, schemas, topics, up
+from bus.cli import (
+    agencies,
+    agreements,
+    broker,
+    dlq,
+    gateway,
+    processor,
+    publish,
+    registry,
+    schemas,
+    topics,
+    up,
+)
 
 app = typer.Typer(
     name="bus",
@@ -20,6 +32,9 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(agencies.app, name="agencies")
 app.add_typer(gateway.app, name="gateway")
+app.add_typer(agreements.app, name="agreements")
+app.add_typer(processor.app, name="processor")
+app.add_typer(dlq.app, name="dlq")
 app.command("publish")(publish.publish)
 app.command("up")(up.up)
 

@@ -12,7 +12,7 @@ from bus import topics as naming
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
 from bus.errors import TopicNameError
-from bus.kafka import BrokerProfile, make_admin
+from bus.kafka import BrokerProfile, ensure_topics, make_admin
 
 app = typer.Typer(help="List and create bus topics.", no_args_is_help=True)
 console = Console()
@@ -55,7 +55,7 @@ def create(
         admin = make_admin(settings)
         await admin.start()
         try:
-            created = await naming.ensure_topics(admin, specs, replication_factor=settings.replication_factor)
+            created = await ensure_topics(admin, specs, replication_factor=settings.replication_factor)
         finally:
             await admin.close()
         for spec in specs:

@@ -21,7 +21,7 @@ from bus.cli.runner import run
 from bus.cli.signals import stop_requested
 from bus.demo.first_event import RoundTrip, publish_and_read_back, schemas_dir
 from bus.directory.tokens import new_token
-from bus.kafka import BrokerProfile, KafkaSettings, make_admin
+from bus.kafka import BrokerProfile, KafkaSettings, ensure_topics, make_admin
 from bus.registry.catalogue import apply_catalogue
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
@@ -35,7 +35,7 @@ async def _create_system_topics(settings: KafkaSettings) -> None:
     await admin.start()
     try:
         specs = [topics.spec_for(t) for t in topics.SystemTopic]
-        await topics.ensure_topics(admin, specs, replication_factor=settings.replication_factor)
+        await ensure_topics(admin, specs, replication_factor=settings.replication_factor)
     finally:
         await admin.close()
 

@@ -14,7 +14,7 @@ from typing import Any
 from bus import topics
 from bus.envelope import ChangeKind, Envelope
 from bus.ids import SchemaId
-from bus.kafka import KafkaSettings, make_admin, make_producer, read_to_end
+from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer, read_to_end
 from bus.registry.client import RegistryClient
 from bus.serde import AvroSerde
 
@@ -74,9 +74,7 @@ async def publish_and_read_back(settings: KafkaSettings, registry_url: str) -> R
     admin = make_admin(settings)
     await admin.start()
     try:
-        await topics.ensure_topics(
-            admin, [topics.spec_for(topic)], replication_factor=settings.replication_factor
-        )
+        await ensure_topics(admin, [topics.spec_for(topic)], replication_factor=settings.replication_factor)
     finally:
         await admin.close()
     envelope = Envelope.new(

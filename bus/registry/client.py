@@ -104,3 +104,10 @@ class RegistryClient:
 
     async def schema(self, schema_id: int) -> str:
         return str((await self._call("GET", f"/schemas/ids/{schema_id}"))["schema"])
+
+    async def subjects_of(self, schema_id: int) -> list[str]:
+        """Subjects that have a (live) version with this schema id."""
+        return list(await self._call("GET", f"/schemas/ids/{schema_id}/subjects"))
+
+    async def set_level(self, subject: str, level: str) -> None:
+        await self._call("PUT", f"/config/{quote(subject, safe='')}", json={"compatibility": level})

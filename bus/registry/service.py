@@ -11,10 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bus.directory.view import AgencyDirectory
 from bus.follow import TopicFollower
 from bus.http_server import serve_app
-from bus.kafka import KafkaSettings, make_admin
+from bus.kafka import KafkaSettings, ensure_topics, make_admin
 from bus.registry.api import create_app
 from bus.registry.store import SchemaStore
-from bus.topics import SystemTopic, ensure_topics, spec_for
+from bus.topics import SystemTopic, spec_for
 
 
 class RegistrySettings(BaseSettings):

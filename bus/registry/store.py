@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 
 from bus.errors import BrokerError
 from bus.follow import TopicFollower
-from bus.kafka import KafkaSettings, make_admin, make_producer
+from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer
 from bus.registry.compat import CompatibilityLevel, check_compatibility
 from bus.registry.errors import (
     IncompatibleSchema,
@@ -32,7 +32,7 @@ from bus.registry.errors import (
 )
 from bus.registry.schema_text import ParsedSchema, parse_avro
 from bus.registry.state import RegistryState, VersionEntry, config_key
-from bus.topics import SystemTopic, ensure_topics, spec_for
+from bus.topics import SystemTopic, spec_for
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer, ConsumerRecord

@@ -12,8 +12,8 @@ from aiokafka import TopicPartition
 
 from bus.broker.datadir import DataDirInUse
 from bus.broker.embedded import EmbeddedBroker
-from bus.kafka import KafkaSettings, make_admin, make_consumer, make_producer, read_to_end
-from bus.topics import TopicSpec, ensure_topics
+from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer, read_to_end
+from bus.topics import TopicSpec
 
 TOPIC = "durability.check"
 GROUP = "durability-group"

@@ -17,9 +17,9 @@ from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
 from bus.envelope import Envelope
-from bus.kafka import KafkaSettings, make_admin, read_to_end
+from bus.kafka import KafkaSettings, ensure_topics, make_admin, read_to_end
 from bus.signing import Verifier, key_id_for, private_key_from_pem, public_key_text
-from bus.topics import ensure_topics, spec_for
+from bus.topics import spec_for
 from tests.people import person
 from tests.processes import running_bus
 

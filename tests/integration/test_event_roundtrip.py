@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 from bus import topics
 from bus.envelope import ChangeKind, Envelope
 from bus.ids import SchemaId
-from bus.kafka import KafkaSettings, make_admin, make_consumer, make_producer
+from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
 from bus.serde import AvroSerde
 
 PERSON_ID = SchemaId(1)
@@ -49,7 +49,7 @@ async def person_topic(kafka_settings: KafkaSettings) -> str:
     admin = make_admin(kafka_settings)
     await admin.start()
     try:
-        await topics.ensure_topics(admin, [topics.spec_for(TOPIC)], replication_factor=1)
+        await ensure_topics(admin, [topics.spec_for(TOPIC)], replication_factor=1)
     finally:
         await admin.close()
     return TOPIC

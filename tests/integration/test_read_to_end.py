@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bus.errors import BrokerError
-from bus.kafka import KafkaSettings, make_admin, make_producer, read_to_end
-from bus.topics import TopicSpec, ensure_topics
+from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer, read_to_end
+from bus.topics import TopicSpec
 
 
 async def create(settings: KafkaSettings, name: str, partitions: int) -> None:

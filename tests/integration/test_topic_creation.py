@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bus import topics
-from bus.kafka import KafkaSettings, make_admin
+from bus.kafka import KafkaSettings, ensure_topics, make_admin
 
 
 async def test_creation_is_idempotent_and_sets_partitions(kafka_settings: KafkaSettings, unique: str) -> None:
@@ -14,8 +14,8 @@ async def test_creation_is_idempotent_and_sets_partitions(kafka_settings: KafkaS
     admin = make_admin(kafka_settings)
     await admin.start()
     try:
-        first = await topics.ensure_topics(admin, specs, replication_factor=1)
-        second = await topics.ensure_topics(admin, specs, replication_factor=1)
+        first = await ensure_topics(admin, specs, replication_factor=1)
+        second = await ensure_topics(admin, specs, replication_factor=1)
         described = {
             t["topic"]: len(t["partitions"]) for t in await admin.describe_topics([s.name for s in specs])
         }

@@ -19,9 +19,9 @@ from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.compose import verify_event
 from bus.envelope import ChangeKind, Envelope
 from bus.errors import RecordInvalidError, RecordMismatchError, UnknownRecordTypeError
-from bus.kafka import BrokerProfile, KafkaSettings, make_admin, read_to_end
+from bus.kafka import BrokerProfile, KafkaSettings, ensure_topics, make_admin, read_to_end
 from bus.signing import Verifier, key_id_for, private_key_pem
-from bus.topics import ensure_topics, spec_for
+from bus.topics import spec_for
 from connectors.sdk import Change, Publisher, SyncPublisher
 from connectors.spool import Spool
 from tests.conftest import REPO

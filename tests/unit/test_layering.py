@@ -21,6 +21,12 @@ PURE_MODULES = [
     "bus.signing",
     "bus.compose",
     "bus.validate.fields",
+    "bus.topics",
+    "bus.policy.agreement",
+    "bus.policy.compile",
+    "bus.policy.evaluate",
+    "bus.policy.consent",
+    "bus.audit.entry",
 ]
 FORBIDDEN = ["aiokafka", "faust", "fastapi", "starlette", "sqlalchemy", "httpx", "confluent_kafka"]
 

@@ -1,0 +1,68 @@
+"""``bus dlq list|replay``: what a provider's dead-letter topic holds, and re-injection after a fix."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bus.cli.options import Bootstrap, Profile, require_settings
+from bus.cli.runner import run
+from bus.kafka import BrokerProfile, make_producer, read_to_end
+from bus.topics import dlq
+
+app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
+console = Console()
+Provider = Annotated[str, typer.Argument(help="Provider agency id.")]
+_DLQ_HEADERS = ("bus_dlq_reason", "bus_dlq_stage", "bus_dlq_detail", "bus_dlq_topic")
+
+
+@app.command("list")
+def list_dead_letters(
+    provider: Provider, bootstrap: Bootstrap = None, profile: Profile = BrokerProfile.KAFKA
+) -> None:
+    """Every dead letter of a provider with its reason."""
+
+    async def body() -> None:
+        table = Table("offset", "key", "ce_id", "stage", "reason", "detail")
+        for record in await read_to_end(require_settings(bootstrap, profile), dlq(provider)):
+            headers = {k: bytes(v).decode("utf-8", "replace") for k, v in record.headers}
+            table.add_row(
+                str(record.offset),
+                (record.key or b"").decode("utf-8", "replace"),
+                headers.get("ce_id", "-"),
+                headers.get("bus_dlq_stage", "-"),
+                headers.get("bus_dlq_reason", "-"),
+                headers.get("bus_dlq_detail", "")[:80],
+            )
+        console.print(table)
+
+    run(body())
+
+
+@app.command("replay")
+def replay(provider: Provider, bootstrap: Bootstrap = None, profile: Profile = BrokerProfile.KAFKA) -> None:
+    """Re-inject every dead letter into its original topic, unchanged (same ce_id)."""
+
+    async def body() -> None:
+        settings = require_settings(bootstrap, profile)
+        records = await read_to_end(settings, dlq(provider))
+        producer = make_producer(settings)
+        await producer.start()
+        try:
+            for record in records:
+                headers = [(k, bytes(v)) for k, v in record.headers]
+                topic = dict(headers).get("bus_dlq_topic")
+                if topic is None:
+                    continue
+                original = [(k, v) for k, v in headers if k not in _DLQ_HEADERS]
+                await producer.send_and_wait(
+                    topic.decode(), key=record.key, value=record.value, headers=original
+                )
+        finally:
+            await producer.stop()
+        console.print(f"replayed {len(records)} dead letters of {provider}")
+
+    run(body())

@@ -1,0 +1,80 @@
+"""``bus processor run``: the policy processor (one worker per process)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bus.broker.process import terminate
+from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
+from bus.cli.runner import run
+from bus.cli.signals import stop_requested
+from bus.kafka import BrokerProfile
+from bus.processor.service import INGRESS_PATTERN, Processor, ProcessorSettings
+
+app = typer.Typer(help="Run the policy processor.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("run")
+def run_processor(
+    workers: Annotated[int, typer.Option(help="Worker processes sharing the ingress partitions.")] = 1,
+    group: Annotated[str, typer.Option(help="Consumer group of the workers.")] = "bus-processor",
+    topics: Annotated[str, typer.Option(help="Regex of ingress topics to process.")] = INGRESS_PATTERN,
+    registry: RegistryUrl = DEFAULT_REGISTRY_URL,
+    bootstrap: Bootstrap = None,
+    profile: Profile = BrokerProfile.KAFKA,
+) -> None:
+    """Process ingress.* until Ctrl-C; with --workers N, run N worker processes in one group."""
+    if workers > 1:
+        argv = [
+            "processor",
+            "run",
+            "--group",
+            group,
+            "--topics",
+            topics,
+            "--registry",
+            registry,
+            "--profile",
+            profile.value,
+        ]
+        _run_workers(workers, [*argv, "--bootstrap", bootstrap] if bootstrap else argv)
+        return
+
+    async def body() -> None:
+        settings = ProcessorSettings(group_id=group, registry_url=registry, topic_pattern=topics)
+        processor = Processor(require_settings(bootstrap, profile), settings)
+        with stop_requested() as stop:
+            await processor.start()
+            try:
+                console.print(f"processor ready (group {group}, registry {registry})")
+                await processor.run(stop)
+            finally:
+                await processor.stop()
+                console.print(f"processor stopped after {processor.processed} records")
+
+    run(body())
+
+
+def _run_workers(workers: int, argv: list[str]) -> None:
+    """Start N single-worker processes (one consumer group) and stop them together."""
+    children = [
+        subprocess.Popen([sys.executable, "-m", "bus", *argv], start_new_session=True) for _ in range(workers)
+    ]
+
+    async def wait() -> None:
+        with stop_requested() as stop:
+            while not stop.is_set() and all(c.poll() is None for c in children):  # noqa: ASYNC110
+                await asyncio.sleep(0.2)  # child exits are polled; there is no event to wait on
+
+    try:
+        asyncio.run(wait())
+    finally:
+        for child in children:
+            terminate(child)

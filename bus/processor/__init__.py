@@ -1,0 +1,1 @@
+"""The policy processor: ingress → verify, decode, validate, state, agreements → deliveries, DLQ, audit."""

@@ -1,0 +1,37 @@
+"""What one input turns into: records to produce, all confirmed before its offset is committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bus.ids import TopicName
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    topic: TopicName
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+class DeadLetter(Exception):
+    """Raised inside the pipeline for an input that cannot be processed; becomes a DLQ record."""
+
+    def __init__(self, stage: str, reason: str, detail: str) -> None:
+        super().__init__(f"{stage}/{reason}: {detail}")
+        self.stage = stage
+        self.reason = reason
+        self.detail = detail
+
+
+def dead_letter_headers(original: Headers, error: DeadLetter) -> Headers:
+    """The original headers untouched, plus why (DESIGN §2: dlq keeps the raw bytes)."""
+    return [
+        *original,
+        ("bus_dlq_reason", error.reason.encode()),
+        ("bus_dlq_stage", error.stage.encode()),
+        ("bus_dlq_detail", error.detail[:1000].encode("utf-8", "replace")),
+    ]

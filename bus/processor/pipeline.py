@@ -1,0 +1,309 @@
+"""One input record in, its outputs and audit entries out: verify → decode → validate → state → policy.
+
+Synchronous and free of network calls (schemas are fetched for the whole batch first), so a
+batch is processed in one tight loop. Anything wrong with an input becomes a dead letter
+with a reason, never an exception out of ``process``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from bus import topics
+from bus.audit.entry import AUDIT_SCHEMA, AuditEntry, Decision
+from bus.compose import verify_event
+from bus.envelope import ChangeKind, Envelope
+from bus.errors import EnvelopeError, TopicNameError, UnknownSchemaIdError, WireFormatError
+from bus.ids import SchemaId, TopicName
+from bus.policy.evaluate import Deliver, Deny, EventFacts, evaluate
+from bus.processor.outputs import DeadLetter, Headers, Output, dead_letter_headers
+from bus.processor.state import KeyState, StateStore
+from bus.registry.errors import SchemaNotFound
+from bus.serde import AvroSerde, unframe
+from bus.signing import SignatureError, Verifier
+from bus.validate.fields import check_identifiers
+
+if TYPE_CHECKING:
+    from aiokafka import ConsumerRecord
+
+    from bus.policy.consent import ConsentView
+    from bus.processor.agreements import Route, Routes
+    from bus.registry.client import RegistryClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Result:
+    outputs: list[Output] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    stale: bool = False
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        registry: RegistryClient,
+        verifier: Verifier,
+        routes: Routes,
+        consent: ConsentView,
+        state: StateStore,
+        audit_schema_id: SchemaId,
+    ) -> None:
+        self._registry = registry
+        self._verifier = verifier
+        self._routes = routes
+        self._consent = consent
+        self._state = state
+        self._audit_id = audit_schema_id
+        self._texts: dict[SchemaId, str | None] = {audit_schema_id: json.dumps(AUDIT_SCHEMA)}
+        self._subjects: dict[SchemaId, frozenset[str]] = {}
+        self._serde = AvroSerde(self._texts.get)
+
+    # -- I/O before a batch ------------------------------------------------------------
+    async def prefetch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Fetch every schema the batch refers to that is not cached yet (unknown ids -> None)."""
+        for route in self._routes.all_routes():
+            self._texts.setdefault(route.schema_id, json.dumps(route.compiled.schema))
+        wanted: set[SchemaId] = set()
+        for record in records:
+            if record.value is not None and len(record.value) >= 5 and record.value[0] == 0:
+                wanted.add(unframe(record.value)[0])
+        for schema_id in wanted - self._texts.keys():
+            try:
+                self._texts[schema_id] = await self._registry.schema(schema_id)
+                self._subjects[schema_id] = frozenset(await self._registry.subjects_of(schema_id))
+            except SchemaNotFound:
+                self._texts[schema_id] = None
+
+    # -- per record --------------------------------------------------------------------
+    def process(self, record: ConsumerRecord[bytes, bytes], now: datetime) -> Result:
+        headers: Headers = [(k, bytes(v)) for k, v in record.headers]
+        try:
+            return self._process(record, headers, now)
+        except DeadLetter as error:
+            return self._dead_letter(record, headers, error, now)
+        except Exception as exc:  # a bug must not stop the bus or lose the input: park it
+            log.exception(
+                "unexpected error processing %s/%s@%s", record.topic, record.partition, record.offset
+            )
+            internal = DeadLetter("internal", "processing_error", f"{type(exc).__name__}: {exc}")
+            return self._dead_letter(record, headers, internal, now)
+
+    def _process(self, record: ConsumerRecord[bytes, bytes], headers: Headers, now: datetime) -> Result:
+        provider, rtype = _ingress_parts(record.topic)
+        envelope = _envelope(headers, provider, record.key)
+        try:
+            verify_event(self._verifier, envelope, headers, record.value)
+        except SignatureError as exc:
+            raise DeadLetter("signature", f"signature_{exc.reason}", exc.message) from None
+        current = self._decode(record, envelope)
+        problems = check_identifiers(current) if current else []
+        if problems:
+            raise DeadLetter(
+                "validate", "identifier_invalid", "; ".join(f"{p.path}: {p.reason}" for p in problems)
+            )
+
+        state_topic = topics.state(provider, rtype)
+        before = self._state.get(state_topic, envelope.subject)
+        if (
+            before is not None
+            and before.sequence is not None
+            and envelope.sequence is not None
+            and envelope.sequence <= before.sequence
+        ):
+            return Result(stale=True)  # a retransmission or an older version: already applied
+        previous = self._previous(before, state_topic) if envelope.changed is None else None
+        facts = EventFacts(
+            provider=provider,
+            record_type=rtype,
+            subject=envelope.subject,
+            kind=envelope.kind,
+            event_time=envelope.time,
+            record=current,
+            changed=envelope.changed,
+            previous=previous,
+            delivered_before=before.delivered if before else frozenset(),
+        )
+        routes = self._routes.for_type(provider, rtype)
+        decisions = evaluate(
+            facts,
+            [r.compiled for r in routes],
+            self._routes.revoked_for(provider, rtype),
+            self._consent,
+            now=now,
+        )
+        by_id = {r.compiled.agreement.id: r for r in routes}
+        result = Result()
+        delivered = set(before.delivered if before else ())
+        for decision in decisions:
+            if isinstance(decision, Deliver):
+                route = by_id[decision.compiled.agreement.id]
+                result.outputs.append(self._delivery(record, envelope, route, decision))
+                delivered.add(route.compiled.agreement.id)
+                result.audit.append(self._entry(envelope, rtype, now, Decision.DELIVERED, decision=decision))
+            else:
+                result.audit.append(self._entry(envelope, rtype, now, Decision.DENIED, denial=decision))
+        is_delete = envelope.kind is ChangeKind.DELETED
+        state = KeyState(
+            envelope.sequence,
+            None if is_delete else record.value,
+            frozenset() if is_delete else frozenset(delivered),
+        )
+        result.outputs.append(self._state.put(state_topic, envelope.subject, state))
+        result.outputs += [self._audit_output(entry) for entry in result.audit]
+        return result
+
+    def _decode(self, record: ConsumerRecord[bytes, bytes], envelope: Envelope) -> dict[str, Any] | None:
+        if record.value is None:
+            if envelope.kind is not ChangeKind.DELETED:
+                raise DeadLetter(
+                    "decode",
+                    "tombstone_not_delete",
+                    f"a null value needs ce_type ….deleted, got {envelope.type}",
+                )
+            return None
+        if envelope.kind is ChangeKind.DELETED:
+            raise DeadLetter("decode", "delete_with_value", "a deleted event must have a null value")
+        try:
+            decoded = self._serde.decode(record.value, topic=record.topic)
+        except UnknownSchemaIdError as exc:
+            raise DeadLetter("decode", "schema_id_unknown", exc.message) from None
+        except WireFormatError as exc:
+            raise DeadLetter("decode", exc.code, exc.message) from None
+        assert decoded is not None
+        subject = f"{record.topic}-value"
+        if subject not in self._subjects.get(decoded.schema_id, frozenset()):
+            raise DeadLetter(
+                "decode",
+                "schema_not_for_topic",
+                f"schema id {decoded.schema_id} is not a version of {subject}",
+            )
+        return decoded.record
+
+    def _previous(self, before: KeyState | None, topic: str) -> dict[str, Any] | None:
+        if before is None or before.value is None:
+            return None
+        try:
+            decoded = self._serde.decode(before.value, topic=topic)
+        except WireFormatError:
+            return None
+        return decoded.record if decoded else None
+
+    def _delivery(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, route: Route, decision: Deliver
+    ) -> Output:
+        agreement = route.compiled.agreement
+        changed = None
+        if envelope.changed is not None:
+            changed = tuple(path for path in envelope.changed if route.compiled.grants(path))
+        projected = envelope.model_copy(
+            update={
+                "type": f"{route.record_name}.{envelope.kind.value}",
+                "agreement": agreement.id,
+                "changed": changed,
+                "signature": None,
+                "sig_proof": None,
+                "sig_key": None,
+            }
+        )
+        value = None
+        if decision.record is not None:
+            value = self._serde.encode(route.schema_id, decision.record, topic=agreement.delivery_topic)
+        return Output(TopicName(agreement.delivery_topic), record.key, value, projected.to_headers())
+
+    def _entry(
+        self,
+        envelope: Envelope,
+        rtype: str,
+        now: datetime,
+        outcome: Decision,
+        *,
+        decision: Deliver | None = None,
+        denial: Deny | None = None,
+    ) -> AuditEntry:
+        agreement = decision.compiled.agreement if decision else (denial.agreement if denial else None)
+        return AuditEntry(
+            time=now,
+            decision=outcome,
+            subject=envelope.subject,
+            provider=envelope.provider,
+            record_type=rtype,
+            event_id=envelope.id,
+            event_time=envelope.time,
+            reason=denial.reason.value if denial else None,
+            consumer=agreement.consumer if agreement else None,
+            agreement_id=agreement.id if agreement else None,
+            purpose=agreement.purpose if agreement else None,
+            legal_basis=agreement.legal_basis if agreement else None,
+            fields=decision.fields if decision else (),
+            replaces=agreement.replaces if agreement and decision else None,
+        )
+
+    def _audit_output(self, entry: AuditEntry) -> Output:
+        value = self._serde.encode(self._audit_id, entry.to_record(), topic=topics.SystemTopic.AUDIT)
+        return Output(TopicName(topics.SystemTopic.AUDIT), entry.subject.encode(), value, [])
+
+    def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], headers: Headers, error: DeadLetter, now: datetime
+    ) -> Result:
+        provider = _provider_or_unknown(record.topic)
+        dlq_headers = [*dead_letter_headers(headers, error), ("bus_dlq_topic", record.topic.encode())]
+        outputs = [Output(topics.dlq(provider), record.key, record.value, dlq_headers)]
+        found = dict(headers)
+        event_id = (
+            found.get("ce_id", b"").decode("utf-8", "replace")
+            or f"{record.topic}/{record.partition}/{record.offset}"
+        )
+        subject = (record.key or b"").decode("utf-8", "replace")
+        entry = AuditEntry(
+            time=now,
+            decision=Decision.DEAD_LETTERED,
+            subject=subject,
+            provider=provider,
+            record_type=record.topic.rsplit(".", 1)[-1],
+            event_id=event_id,
+            event_time=now,
+            reason=error.reason,
+        )
+        outputs.append(self._audit_output(entry))
+        return Result(outputs, [entry])
+
+
+def _ingress_parts(topic: str) -> tuple[str, str]:
+    ref = topics.parse(topic)
+    if ref.agency is None or ref.record_type is None:
+        raise DeadLetter("envelope", "not_an_ingress_topic", f"{topic} is not an ingress topic")
+    return ref.agency, ref.record_type
+
+
+def _provider_or_unknown(topic: str) -> str:
+    try:
+        return topics.parse(topic).agency or "unknown"
+    except TopicNameError:
+        return "unknown"
+
+
+def _envelope(headers: Headers, provider: str, key: bytes | None) -> Envelope:
+    try:
+        envelope = Envelope.from_headers(headers)
+    except EnvelopeError as exc:
+        raise DeadLetter("envelope", "envelope_invalid", exc.message) from None
+    if envelope.provider != provider:
+        raise DeadLetter(
+            "envelope",
+            "source_mismatch",
+            f"ce_source names {envelope.provider!r} but the topic belongs to {provider!r}",
+        )
+    if key is None or key.decode("utf-8", "replace") != envelope.subject:
+        raise DeadLetter("envelope", "key_mismatch", "the record key must equal ce_subject")
+    return envelope
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

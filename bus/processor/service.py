@@ -1,0 +1,197 @@
+"""The processor's batch loop on a raw aiokafka consumer (DESIGN §7-8).
+
+consume a batch → process every record → produce every output → await every ack →
+commit the batch's offsets. A failed produce stops the loop before the commit (the
+supervisor restarts it and the batch is processed again; duplicates carry the same
+``ce_id`` and stale versions are dropped by ``bus_sequence``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bus import topics
+from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT
+from bus.directory.view import AgencyDirectory
+from bus.errors import ConfigError
+from bus.follow import TopicFollower
+from bus.ids import SchemaId
+from bus.kafka import KafkaSettings, ensure_topics, iter_to_end, make_admin, make_consumer, make_producer
+from bus.policy.consent import ConsentView
+from bus.processor.agreements import AgreementsView, Routes
+from bus.processor.outputs import Output
+from bus.processor.pipeline import Pipeline, utc_now
+from bus.processor.state import StateStore
+from bus.registry.client import RegistryClient
+from bus.signing import Verifier, public_key_from_text
+
+log = logging.getLogger(__name__)
+INGRESS_PATTERN = r"^ingress\.[a-z0-9-]+\.[a-z][a-z0-9_]*$"
+
+
+class ProcessorSettings(BaseSettings):
+    """``BUS_PROCESSOR_*`` settings; writes derived schemas with ``BUS_OPERATOR_TOKEN``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BUS_PROCESSOR_", extra="forbid", frozen=True, populate_by_name=True
+    )
+
+    group_id: str = "bus-processor"
+    registry_url: str = "http://127.0.0.1:8081"
+    operator_token: str | None = Field(default=None, validation_alias="BUS_OPERATOR_TOKEN")
+    max_batch: int = Field(default=2000, ge=1)
+    topic_pattern: str = INGRESS_PATTERN
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, on_assigned: Callable[[set[TopicPartition]], None]) -> None:
+        self._on_assigned = on_assigned
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._on_assigned(set(assigned))
+
+
+class Processor:
+    def __init__(self, kafka: KafkaSettings, settings: ProcessorSettings) -> None:
+        if not settings.operator_token:
+            raise ConfigError(
+                "the processor needs the operator token to register delivery schemas",
+                hint="set BUS_OPERATOR_TOKEN",
+            )
+        self.kafka = kafka
+        self.settings = settings
+        self.registry = RegistryClient(settings.registry_url, token=settings.operator_token)
+        self.directory = AgencyDirectory()
+        self.agreements = AgreementsView()
+        self.consent = ConsentView()
+        self.state = StateStore()
+        self.routes = Routes(self.agreements, self.registry)
+        self._keys: dict[tuple[str, str, str], Ed25519PublicKey] = {}
+        self.verifier = Verifier(self._public_key)
+        self._followers = [
+            self.directory.follower(kafka),
+            TopicFollower(kafka, topics.SystemTopic.AGREEMENTS, self.agreements.apply),
+            TopicFollower(kafka, topics.SystemTopic.CONSENT, lambda r: self.consent.apply(r.key, r.value)),
+        ]
+        self._producer = make_producer(kafka)
+        self._consumer = make_consumer(
+            kafka, group_id=settings.group_id, metadata_max_age_ms=5000, max_poll_records=settings.max_batch
+        )
+        self._admin = make_admin(kafka)
+        self._known_topics: set[str] = set()
+        self._assigned: set[TopicPartition] | None = None
+        self.pipeline: Pipeline | None = None
+        self.processed = 0
+        self.assignment: set[TopicPartition] = set()
+
+    def _public_key(self, agency: str, key_id: str) -> Ed25519PublicKey | None:
+        entry = self.directory.get(agency)
+        text = entry.public_keys.get(key_id) if entry else None
+        if text is None:
+            return None
+        cache_key = (agency, key_id, text)
+        if cache_key not in self._keys:
+            self._keys[cache_key] = public_key_from_text(text)
+        return self._keys[cache_key]
+
+    async def start(self) -> None:
+        await self._admin.start()
+        await ensure_topics(
+            self._admin,
+            [topics.spec_for(t) for t in topics.SystemTopic],
+            replication_factor=self.kafka.replication_factor,
+        )
+        self._known_topics = set(await self._admin.list_topics())
+        audit_id = SchemaId(await self.registry.register(AUDIT_SUBJECT, json.dumps(AUDIT_SCHEMA)))
+        for follower in self._followers:
+            await follower.start()
+        await self.routes.refresh()
+        self.pipeline = Pipeline(
+            registry=self.registry,
+            verifier=self.verifier,
+            routes=self.routes,
+            consent=self.consent,
+            state=self.state,
+            audit_schema_id=audit_id,
+        )
+        await self._producer.start()
+        await self._consumer.start()
+        self._consumer.subscribe(
+            pattern=self.settings.topic_pattern, listener=_Rebalance(self._assigned_changed)
+        )
+
+    def _assigned_changed(self, assigned: set[TopicPartition]) -> None:
+        self._assigned = assigned
+
+    async def stop(self) -> None:
+        for close in (self._consumer.stop, self._producer.stop, self._admin.close, self.registry.close):
+            try:
+                await close()
+            except Exception:  # keep closing the rest
+                log.exception("error while stopping the processor")
+        for follower in self._followers:
+            await follower.stop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.step()
+
+    async def step(self) -> int:
+        """One batch: returns how many input records it processed (0 when idle)."""
+        assert self.pipeline is not None, "Processor.start() was not awaited"
+        batch = await self._consumer.getmany(timeout_ms=100, max_records=self.settings.max_batch)
+        if self._assigned is not None:
+            await self._reload_state(self._assigned)
+            self._assigned = None
+        records = [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
+        if not records:
+            return 0
+        await self.routes.refresh()
+        await self.pipeline.prefetch(records)
+        now = utc_now()
+        outputs: list[Output] = []
+        for record in records:
+            outputs += self.pipeline.process(record, now).outputs
+        await self._ensure_topics({o.topic for o in outputs})
+        futures = [
+            await self._producer.send(o.topic, key=o.key, value=o.value, headers=o.headers) for o in outputs
+        ]
+        await asyncio.gather(*futures)
+        await self._consumer.commit(
+            {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
+        )
+        self.processed += len(records)
+        return len(records)
+
+    async def _reload_state(self, assigned: set[TopicPartition]) -> None:
+        """Read back the state partitions that match the newly assigned ingress partitions."""
+        self.assignment = assigned
+        self.state.clear()
+        by_topic: dict[str, set[int]] = {}
+        for tp in assigned:
+            provider, rtype = tp.topic.split(".")[1:3]
+            by_topic.setdefault(topics.state(provider, rtype), set()).add(tp.partition)
+        for state_topic, partitions in by_topic.items():
+            if state_topic not in self._known_topics:
+                continue
+            async for records in iter_to_end(self.kafka, state_topic, partitions=partitions):
+                for r in records:
+                    self.state.load(state_topic, r.key, r.value, [(k, bytes(v)) for k, v in r.headers])
+
+    async def _ensure_topics(self, names: set[str]) -> None:
+        missing = [n for n in names if n not in self._known_topics]
+        if missing:
+            specs = [topics.spec_for(n) for n in missing]
+            await ensure_topics(self._admin, specs, replication_factor=self.kafka.replication_factor)
+            self._known_topics.update(missing)

@@ -1,0 +1,199 @@
+"""A small world for processor specs: one provider, its consumers, agreements and a running processor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bus.audit.entry import AUDIT_SCHEMA
+from bus.directory.model import AgencyEntry
+from bus.directory.publish import put_agency
+from bus.envelope import ChangeKind
+from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer, read_to_end
+from bus.policy.agreement import Agreement
+from bus.policy.consent import ConsentRecord, ConsentStatus, consent_key
+from bus.processor.service import Processor, ProcessorSettings
+from bus.serde import unframe
+from bus.signing import key_id_for, public_key_text
+from bus.topics import SystemTopic, dlq, spec_for
+from connectors.sdk import Change, Publisher
+
+TODAY = dt.date.today()
+
+
+@dataclass
+class World:
+    settings: KafkaSettings
+    registry_url: str
+    operator_token: str
+    unique: str
+    tmp: Path
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+
+    @property
+    def provider(self) -> str:
+        return f"civil-{self.unique}"
+
+    @property
+    def topic(self) -> str:
+        return f"ingress.{self.provider}.person"
+
+    def consumer(self, name: str) -> str:
+        return f"{name}-{self.unique}"
+
+    def agreement(self, name: str, fields: Sequence[str], **overrides: Any) -> Agreement:
+        values: dict[str, Any] = {
+            "id": f"{name}-{self.unique}",
+            "provider": self.provider,
+            "consumer": self.consumer(name),
+            "record_type": "person",
+            "fields": tuple(fields),
+            "purpose": f"{name} purpose",
+            "legal_basis": f"Law on {name}, Art. 1",
+            "valid_from": TODAY - dt.timedelta(days=30),
+            "valid_until": TODAY + dt.timedelta(days=365),
+            "replaces": f"{name} certificate",
+        }
+        values.update(overrides)
+        return Agreement(**values)
+
+    async def setup(self, person_subject_for: Callable[[str], str]) -> None:
+        person_subject_for(self.provider)
+        public = self.key.public_key()
+        await put_agency(
+            self.settings,
+            AgencyEntry(
+                id=self.provider,
+                name="Civil registry",
+                public_keys={key_id_for(public): public_key_text(public)},
+            ),
+        )
+        admin = make_admin(self.settings)
+        await admin.start()
+        try:
+            await ensure_topics(admin, [spec_for(self.topic)], replication_factor=1)
+        finally:
+            await admin.close()
+
+    async def apply(self, *agreements: Agreement, revoke: Sequence[str] = ()) -> None:
+        producer = make_producer(self.settings)
+        await producer.start()
+        try:
+            for agreement in agreements:
+                await producer.send_and_wait(
+                    SystemTopic.AGREEMENTS,
+                    key=agreement.id.encode(),
+                    value=agreement.model_dump_json().encode(),
+                )
+            for agreement_id in revoke:
+                await producer.send_and_wait(SystemTopic.AGREEMENTS, key=agreement_id.encode(), value=None)
+        finally:
+            await producer.stop()
+
+    async def consent(self, subject: str, consumer: str, purpose: str, status: ConsentStatus) -> None:
+        record = ConsentRecord(
+            subject=subject, consumer=consumer, purpose=purpose, status=status, time=dt.datetime.now(dt.UTC)
+        )
+        producer = make_producer(self.settings)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                SystemTopic.CONSENT,
+                key=consent_key(subject, consumer, purpose).encode(),
+                value=record.model_dump_json().encode(),
+            )
+        finally:
+            await producer.stop()
+
+    @contextlib.asynccontextmanager
+    async def publisher(self) -> AsyncIterator[Publisher]:
+        async with Publisher(
+            self.provider,
+            "gbd-fl",
+            self.key,
+            bootstrap=self.settings,
+            registry=self.registry_url,
+            spool_path=self.tmp / "spool.sqlite",
+        ) as publisher:
+            yield publisher
+            await publisher.flush(timeout_s=60)
+
+    async def publish(self, *changes: Change) -> list[str]:
+        async with self.publisher() as publisher:
+            return await publisher.publish_many(list(changes))
+
+    @contextlib.asynccontextmanager
+    async def processor(self, group: str | None = None) -> AsyncIterator[Processor]:
+        settings = ProcessorSettings(
+            group_id=group or f"proc-{self.unique}",
+            registry_url=self.registry_url,
+            operator_token=self.operator_token,
+            topic_pattern=rf"^ingress\.{self.provider}\..*",
+        )
+        processor = Processor(self.settings, settings)
+        await processor.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(processor.run(stop))
+        try:
+            yield processor
+        finally:
+            stop.set()
+            await task
+            await processor.stop()
+
+    async def records(self, topic: str) -> list[Any]:
+        try:
+            return await read_to_end(self.settings, topic)
+        except Exception:  # the topic does not exist yet
+            return []
+
+    async def deliveries(self, agreement: Agreement) -> list[Any]:
+        return await self.records(agreement.delivery_topic)
+
+    async def dead_letters(self) -> list[Any]:
+        return await self.records(dlq(self.provider))
+
+    async def audit(self) -> list[dict[str, Any]]:
+        parsed = fastavro.parse_schema(AUDIT_SCHEMA)
+        entries = []
+        for record in await self.records(SystemTopic.AUDIT):
+            import io
+
+            entry = fastavro.schemaless_reader(io.BytesIO(unframe(record.value)[1]), parsed, None)
+            if isinstance(entry, dict) and entry["provider"] == self.provider:
+                entries.append(entry)
+        return entries
+
+
+async def eventually(check: Callable[[], Any], *, timeout_s: float = 30.0) -> Any:
+    """Poll an async check until it returns something truthy (the processor works asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.2)
+
+
+def update(person: dict[str, Any], changed: Sequence[str], **fields: Any) -> Change:
+    return Change(ChangeKind.UPDATED, "person", person["iin"], {**person, **fields}, list(changed))
+
+
+def decode_with(schema_text: str, value: bytes) -> dict[str, Any]:
+    import io
+
+    record = fastavro.schemaless_reader(
+        io.BytesIO(unframe(value)[1]), fastavro.parse_schema(json.loads(schema_text)), None
+    )
+    assert isinstance(record, dict)
+    return record
