@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import broker_storage, publish, signing
+from bench import broker_storage, pipeline, publish, signing
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -60,8 +60,18 @@ def main() -> None:
     for key, value in publishing.items():
         if isinstance(value, float):
             figures.add_row("publish", key, f"{value:,.2f}")
+    pipe = asyncio.run(pipeline.run(10_000 if args.quick else 50_000))
+    for key in ("raw_events_per_s", "pipeline_events_per_s", "ratio_to_raw"):
+        figures.add_row("pipeline", f"{key} (fan-out {pipe['fan_out']})", f"{pipe[key]:,.2f}")
     Console().print(figures)
-    scenarios = {"broker_storage": storage, "signing": signatures, "publish": publishing}
+    raw = {"events_per_s": pipe["raw_events_per_s"], "fan_out": pipe["fan_out"]}
+    scenarios = {
+        "raw": raw,
+        "pipeline": pipe,
+        "broker_storage": storage,
+        "signing": signatures,
+        "publish": publishing,
+    }
     RESULTS.write_text(json.dumps({"machine": machine(), "scenarios": scenarios}, indent=2))
     Console().print(f"wrote {RESULTS}")
 

@@ -8,7 +8,7 @@ who received which fields about whom, for what purpose and under which law. Fiel
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -115,8 +115,21 @@ class AuditEntry:
         )
 
     def to_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record["entry_id"] = self.entry_id
-        record["decision"] = self.decision.name
-        record["fields"] = list(self.fields)
-        return record
+        """The Avro record (a flat dict; ``dataclasses.asdict`` would deep-copy every value)."""
+        return {
+            "entry_id": self.entry_id,
+            "time": self.time,
+            "decision": self.decision.name,
+            "reason": self.reason,
+            "subject": self.subject,
+            "provider": self.provider,
+            "consumer": self.consumer,
+            "agreement_id": self.agreement_id,
+            "purpose": self.purpose,
+            "legal_basis": self.legal_basis,
+            "record_type": self.record_type,
+            "fields": list(self.fields),
+            "event_id": self.event_id,
+            "event_time": self.event_time,
+            "replaces": self.replaces,
+        }

@@ -86,7 +86,7 @@ class Processor:
         ]
         self._producer = make_producer(kafka)
         self._consumer = make_consumer(
-            kafka, group_id=settings.group_id, metadata_max_age_ms=5000, max_poll_records=settings.max_batch
+            kafka, group_id=settings.group_id, metadata_max_age_ms=3000, max_poll_records=settings.max_batch
         )
         self._admin = make_admin(kafka)
         self._known_topics: set[str] = set()
