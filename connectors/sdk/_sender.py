@@ -27,6 +27,7 @@ class SpoolSender:
         self._settings = settings
         self._agency = agency
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._drained = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.last_error: str | None = None
@@ -37,9 +38,20 @@ class SpoolSender:
     def wake(self) -> None:
         self._wake.set()
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Finish the round in flight (so its acks are recorded), then stop; cancel after ``grace_s``.
+
+        Not cancelled straight away: aiokafka leaks its bootstrap connection when a producer
+        is cancelled in the middle of ``start()``.
+        """
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace_s)
+        except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -57,22 +69,23 @@ class SpoolSender:
 
     async def _run(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping.is_set():
             try:
-                await self._drain_forever()
+                await self._drain_until_stopped()
             except (KafkaError, OSError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "agency %s: broker unavailable (%s); retrying in %.1f s", self._agency, exc, backoff
                 )
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
-    async def _drain_forever(self) -> None:
+    async def _drain_until_stopped(self) -> None:
         producer = make_producer(self._settings)
         try:
             await producer.start()
-            while True:
+            while not self._stopping.is_set():
                 batch = await asyncio.to_thread(self._spool.peek, BATCH)
                 await asyncio.to_thread(self._report)
                 if not batch:
