@@ -32,7 +32,7 @@ class TopicFollower:
 
     def __init__(self, settings: KafkaSettings, topic: str, apply: Apply) -> None:
         self.settings = settings
-        self.topic = topic
+        self.topic = str(topic)
         self._apply = apply
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None

@@ -120,6 +120,7 @@ async def iter_to_end(
     "The end" is the high watermark that each Fetch response reports, never
     ListOffsets(LATEST): the embedded broker answers that one wrongly (DESIGN §7).
     """
+    topic = str(topic)  # a SystemTopic member would print as its repr in messages
     consumer = make_consumer(settings)
     await consumer.start()
     try:
