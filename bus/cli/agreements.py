@@ -82,12 +82,9 @@ def apply(
     """Publish the folder to bus.agreements: print the diff, then add, change and revoke."""
 
     async def body() -> None:
-        settings = require_settings(bootstrap, profile)
-        wanted = {a.id: a for a in await validate_folder(folder, registry)}
-        current = await current_agreements(settings)
-        added = sorted(wanted.keys() - current.keys())
-        removed = sorted(current.keys() - wanted.keys())
-        changed = sorted(i for i in wanted.keys() & current.keys() if wanted[i] != current[i])
+        added, changed, removed, unchanged = await apply_folder(
+            require_settings(bootstrap, profile), registry, folder
+        )
         for verb, ids, colour in (
             ("add", added, "green"),
             ("change", changed, "yellow"),
@@ -95,25 +92,36 @@ def apply(
         ):
             for agreement_id in ids:
                 console.print(f"[{colour}]{verb}[/] {agreement_id}")
-        producer = make_producer(settings)
-        await producer.start()
-        try:
-            for agreement_id in added + changed:
-                await producer.send_and_wait(
-                    SystemTopic.AGREEMENTS,
-                    key=agreement_id.encode(),
-                    value=wanted[agreement_id].model_dump_json().encode(),
-                )
-            for agreement_id in removed:
-                await producer.send_and_wait(SystemTopic.AGREEMENTS, key=agreement_id.encode(), value=None)
-        finally:
-            await producer.stop()
         console.print(
-            f"{len(added)} added, {len(changed)} changed, {len(removed)} revoked, "
-            f"{len(wanted) - len(added) - len(changed)} unchanged"
+            f"{len(added)} added, {len(changed)} changed, {len(removed)} revoked, {unchanged} unchanged"
         )
 
     run(body())
+
+
+async def apply_folder(
+    settings: KafkaSettings, registry: str, folder: Path
+) -> tuple[list[str], list[str], list[str], int]:
+    """Make bus.agreements equal the folder: (added, changed, revoked ids, unchanged count)."""
+    wanted = {a.id: a for a in await validate_folder(folder, registry)}
+    current = await current_agreements(settings)
+    added = sorted(wanted.keys() - current.keys())
+    removed = sorted(current.keys() - wanted.keys())
+    changed = sorted(i for i in wanted.keys() & current.keys() if wanted[i] != current[i])
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for agreement_id in added + changed:
+            await producer.send_and_wait(
+                SystemTopic.AGREEMENTS,
+                key=agreement_id.encode(),
+                value=wanted[agreement_id].model_dump_json().encode(),
+            )
+        for agreement_id in removed:
+            await producer.send_and_wait(SystemTopic.AGREEMENTS, key=agreement_id.encode(), value=None)
+    finally:
+        await producer.stop()
+    return added, changed, removed, len(wanted) - len(added) - len(changed)
 
 
 @app.command("list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,27 +73,26 @@ def test_unreachable_broker_is_reported_not_traced() -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_bus_up_demo_shows_the_event_that_crossed_the_broker(tmp_path: Path) -> None:
+def test_bus_up_demo_shows_who_received_what_within_30_seconds(tmp_path: Path) -> None:
     # given the README's first command
-    args = (
-        "up",
-        "--demo",
-        "--broker-port",
-        str(free_port()),
-        "--registry-port",
-        str(free_port()),
-        "--data-dir",
-        str(tmp_path),
-    )
+    ports = {name: str(free_port()) for name in ("--broker-port", "--registry-port", "--api-port")}
+    args = ("up", "--demo", *[x for pair in ports.items() for x in pair], "--data-dir", str(tmp_path))
+    started = time.monotonic()
     with running_bus(*args) as (proc, out):
-        # when it has started
+        # when it has started and run the scenario
         bootstrap = out.wait_for(r"embedded broker at (\S+)")[1]
-        out.wait_for(r"the event that came back is identical to the one published", timeout_s=60)
+        out.wait_for(r"who received what", timeout_s=60)
+        avoided = out.wait_for(r"paper certificates avoided so far: (\d+)", timeout_s=30)
+        elapsed = time.monotonic() - started
         out.wait_for(r"press Ctrl-C to stop")
-        # then Ctrl-C stops it and its broker
+        # then deliveries were made, and Ctrl-C stops it and its broker
+        assert int(avoided[1]) >= 1
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=30) == 0
         assert wait_until_gone(f"tcp://{bootstrap} ") == []
+    assert "delivered" in "".join(out.lines)
+    assert "consent_missing" in "".join(out.lines)
+    print(f"demo table after {elapsed:.1f} s")  # the issue asks for < 30 s; reported, not asserted
 
 
 def test_broker_up_keeps_topics_in_bus_data_across_restarts(tmp_path: Path) -> None:
@@ -129,7 +129,16 @@ def test_registry_state_survives_a_bus_up_restart(tmp_path: Path) -> None:
 
     def start() -> tuple[str, list[str]]:
         port = free_port()
-        return f"http://127.0.0.1:{port}", ["up", "--registry-port", str(port), "--data-dir", str(tmp_path)]
+        args = [
+            "up",
+            "--registry-port",
+            str(port),
+            "--api-port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path),
+        ]
+        return f"http://127.0.0.1:{port}", args
 
     url, args = start()
     token = {"BUS_OPERATOR_TOKEN": "restart-operator"}
