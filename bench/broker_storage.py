@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.broker.embedded import EmbeddedBroker
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer, read_to_end
+from bus.kafka import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.topics import TopicSpec
 
 VALUE = b"x" * 200  # DESIGN §7 pass-through figures use 200-byte values
@@ -48,12 +48,7 @@ async def _measure(broker: EmbeddedBroker, storage: str, records: int) -> list[S
     figures = []
     for name, batching in BATCHING.items():
         topic = f"bench.storage.{name}"
-        admin = make_admin(settings)
-        await admin.start()
-        try:
-            await ensure_topics(admin, [TopicSpec(topic, 6)], replication_factor=1)
-        finally:
-            await admin.close()
+        await create_topics(settings, [TopicSpec(topic, 6)])
         produce_rate = await _produce(settings, topic, records, batching)
         started = time.perf_counter()
         read = len(await read_to_end(settings, topic, timeout_s=600))

@@ -23,7 +23,7 @@ from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import new_token
 from bus.envelope import ChangeKind
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
+from bus.kafka import KafkaSettings, create_topics, make_consumer, make_producer
 from bus.policy.agreement import Agreement
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.client import RegistryClient
@@ -43,11 +43,8 @@ GRANTS = {
 
 
 async def _raw(settings: KafkaSettings, count: int) -> float:
-    admin = make_admin(settings)
-    await admin.start()
     outputs = [f"bench.raw.{n}" for n in range(FAN_OUT)]
-    await ensure_topics(admin, [TopicSpec(t, 6) for t in outputs], replication_factor=1)
-    await admin.close()
+    await create_topics(settings, [TopicSpec(t, 6) for t in outputs])
     consumer = make_consumer(settings, TOPIC, group_id="bench-raw", max_poll_records=2000)
     producer = make_producer(settings)
     await consumer.start()
@@ -110,10 +107,7 @@ async def run(count: int) -> dict[str, Any]:
         await up.wait()
         url = f"http://127.0.0.1:{registry.settings.port}"
         try:
-            admin = make_admin(settings)
-            await admin.start()
-            await ensure_topics(admin, [spec_for(TOPIC), spec_for(SystemTopic.AUDIT)], replication_factor=1)
-            await admin.close()
+            await create_topics(settings, [spec_for(TOPIC), spec_for(SystemTopic.AUDIT)])
             async with RegistryClient(url, token=token) as client:
                 await client.register(f"{TOPIC}-value", SCHEMA.read_text())
             public = key.public_key()

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.directory.tokens import new_token
 from bus.envelope import ChangeKind
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer
+from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
 from bus.serde import AvroSerde
@@ -75,10 +75,7 @@ async def run(events: int) -> dict[str, Any]:
         url = f"http://127.0.0.1:{registry.settings.port}"
         try:
             topic = f"ingress.{AGENCY}.person"
-            admin = make_admin(settings)
-            await admin.start()
-            await ensure_topics(admin, [spec_for(topic)], replication_factor=1)
-            await admin.close()
+            await create_topics(settings, [spec_for(topic)])
             async with RegistryClient(url, token=token) as client:
                 schema_id = await client.register(f"{topic}-value", SCHEMA.read_text())
             records = people(min(events, 5000))

@@ -205,3 +205,13 @@ async def ensure_topics(
                 hint="check the broker logs and that this principal may create topics",
             )
     return created
+
+
+async def create_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list[TopicName]:
+    """``ensure_topics`` with an admin client of its own (for callers that have none open)."""
+    admin = make_admin(settings)
+    await admin.start()
+    try:
+        return await ensure_topics(admin, specs, replication_factor=settings.replication_factor)
+    finally:
+        await admin.close()

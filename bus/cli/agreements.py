@@ -13,7 +13,13 @@ from rich.table import Table
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.errors import ConfigError
-from bus.kafka import BrokerProfile, KafkaSettings, ensure_topics, make_admin, make_producer, read_to_end
+from bus.kafka import (
+    BrokerProfile,
+    KafkaSettings,
+    create_topics,
+    make_producer,
+    read_to_end,
+)
 from bus.policy.agreement import Agreement, load_agreements, schema_problems
 from bus.processor.agreements import AgreementsView
 from bus.registry.client import RegistryClient
@@ -47,14 +53,7 @@ async def validate_folder(folder: Path, registry: str) -> list[Agreement]:
 
 
 async def current_agreements(settings: KafkaSettings) -> dict[str, Agreement]:
-    admin = make_admin(settings)
-    await admin.start()
-    try:
-        await ensure_topics(
-            admin, [spec_for(SystemTopic.AGREEMENTS)], replication_factor=settings.replication_factor
-        )
-    finally:
-        await admin.close()
+    await create_topics(settings, [spec_for(SystemTopic.AGREEMENTS)])
     view = AgreementsView()
     for record in await read_to_end(settings, SystemTopic.AGREEMENTS):
         view.apply(record)

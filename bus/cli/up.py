@@ -26,7 +26,7 @@ from bus.cli.signals import stop_requested
 from bus.demo.scenario import Step, run_scenario
 from bus.directory.tokens import new_token
 from bus.gateway.service import GatewayService, GatewaySettings
-from bus.kafka import BrokerProfile, KafkaSettings, ensure_topics, make_admin
+from bus.kafka import BrokerProfile, KafkaSettings, create_topics
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.catalogue import apply_catalogue
 from bus.registry.client import RegistryClient
@@ -37,13 +37,8 @@ SOURCE_TREE = Path(__file__).resolve().parents[2]
 
 
 async def _create_system_topics(settings: KafkaSettings) -> None:
-    admin = make_admin(settings)
-    await admin.start()
-    try:
-        specs = [topics.spec_for(t) for t in topics.SystemTopic]
-        await ensure_topics(admin, specs, replication_factor=settings.replication_factor)
-    finally:
-        await admin.close()
+    specs = [topics.spec_for(t) for t in topics.SystemTopic]
+    await create_topics(settings, specs)
 
 
 def up(

@@ -22,13 +22,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bus.consent import record_consent
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.envelope import ChangeKind
-from bus.kafka import KafkaSettings, make_producer
-from bus.policy.consent import ConsentRecord, ConsentStatus, consent_key
+from bus.kafka import KafkaSettings
+from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.signing import key_id_for, public_key_text
-from bus.topics import SystemTopic
 from connectors.sdk import Change, Publisher
 
 CITIZEN: dict[str, Any] = {
@@ -188,21 +188,14 @@ async def _publish(publisher: Publisher, changes: Sequence[Change]) -> list[str]
 
 async def grant_consent(settings: KafkaSettings, subject: str, consumer: str, purpose: str) -> None:
     """What the wallet's consent API does (the API itself is the transparency issue)."""
-    record = ConsentRecord(
-        subject=subject,
-        consumer=consumer,
-        purpose=purpose,
-        status=ConsentStatus.GRANTED,
-        time=dt.datetime.now(dt.UTC),
-        channel="demo-wallet",
+    await record_consent(
+        settings,
+        ConsentRecord(
+            subject=subject,
+            consumer=consumer,
+            purpose=purpose,
+            status=ConsentStatus.GRANTED,
+            time=dt.datetime.now(dt.UTC),
+            channel="demo-wallet",
+        ),
     )
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            SystemTopic.CONSENT,
-            key=consent_key(subject, consumer, purpose).encode(),
-            value=record.model_dump_json().encode(),
-        )
-    finally:
-        await producer.stop()

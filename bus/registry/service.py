@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bus.directory.view import AgencyDirectory
 from bus.follow import TopicFollower
 from bus.http_server import serve_app
-from bus.kafka import KafkaSettings, ensure_topics, make_admin
+from bus.kafka import KafkaSettings, create_topics
 from bus.registry.api import create_app
 from bus.registry.store import SchemaStore
 from bus.topics import SystemTopic, spec_for
@@ -41,14 +41,7 @@ class RegistryService:
         self._agencies: TopicFollower = self.directory.follower(kafka)
 
     async def start(self) -> None:
-        admin = make_admin(self.kafka)
-        await admin.start()
-        try:
-            await ensure_topics(
-                admin, [spec_for(SystemTopic.AGENCIES)], replication_factor=self.kafka.replication_factor
-            )
-        finally:
-            await admin.close()
+        await create_topics(self.kafka, [spec_for(SystemTopic.AGENCIES)])
         try:
             await self.store.start()
             await self._agencies.start()

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 
 from bus.errors import BrokerError
 from bus.follow import TopicFollower
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer
+from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.registry.compat import CompatibilityLevel, check_compatibility
 from bus.registry.errors import (
     IncompatibleSchema,
@@ -60,14 +60,7 @@ class SchemaStore:
         return self._follower.caught_up
 
     async def start(self) -> None:
-        admin = make_admin(self.settings)
-        await admin.start()
-        try:
-            await ensure_topics(
-                admin, [spec_for(SystemTopic.SCHEMAS)], replication_factor=self.settings.replication_factor
-            )
-        finally:
-            await admin.close()
+        await create_topics(self.settings, [spec_for(SystemTopic.SCHEMAS)])
         self._producer = make_producer(self.settings, linger_ms=0)
         await self._producer.start()
         await self._follower.start()

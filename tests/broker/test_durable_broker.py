@@ -12,7 +12,14 @@ from aiokafka import TopicPartition
 
 from bus.broker.datadir import DataDirInUse
 from bus.broker.embedded import EmbeddedBroker
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer, read_to_end
+from bus.kafka import (
+    KafkaSettings,
+    create_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+    read_to_end,
+)
 from bus.topics import TopicSpec
 
 TOPIC = "durability.check"
@@ -20,12 +27,7 @@ GROUP = "durability-group"
 
 
 async def create_topic(settings: KafkaSettings, partitions: int = 3) -> None:
-    admin = make_admin(settings)
-    await admin.start()
-    try:
-        await ensure_topics(admin, [TopicSpec(TOPIC, partitions)], replication_factor=1)
-    finally:
-        await admin.close()
+    await create_topics(settings, [TopicSpec(TOPIC, partitions)])
 
 
 async def produce(settings: KafkaSettings, start: int, count: int, *, partition: int | None = None) -> None:

@@ -17,7 +17,7 @@ from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
 from bus.envelope import Envelope
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, read_to_end
+from bus.kafka import KafkaSettings, create_topics, read_to_end
 from bus.signing import Verifier, key_id_for, private_key_from_pem, public_key_text
 from bus.topics import spec_for
 from tests.people import person
@@ -72,12 +72,7 @@ def agency(
 
     async def setup() -> None:
         await put_agency(kafka_settings, entry)
-        admin = make_admin(kafka_settings)
-        await admin.start()
-        try:
-            await ensure_topics(admin, [spec_for(topic)], replication_factor=1)
-        finally:
-            await admin.close()
+        await create_topics(kafka_settings, [spec_for(topic)])
 
     asyncio.run(setup())
     for _ in range(100):  # the gateway follows bus.agencies

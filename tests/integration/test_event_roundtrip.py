@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 from bus import topics
 from bus.envelope import ChangeKind, Envelope
 from bus.ids import SchemaId
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
+from bus.kafka import KafkaSettings, create_topics, make_consumer, make_producer
 from bus.serde import AvroSerde
 
 PERSON_ID = SchemaId(1)
@@ -46,12 +46,7 @@ PERSON = {
 
 @pytest.fixture
 async def person_topic(kafka_settings: KafkaSettings) -> str:
-    admin = make_admin(kafka_settings)
-    await admin.start()
-    try:
-        await ensure_topics(admin, [topics.spec_for(TOPIC)], replication_factor=1)
-    finally:
-        await admin.close()
+    await create_topics(kafka_settings, [topics.spec_for(TOPIC)])
     return TOPIC
 
 

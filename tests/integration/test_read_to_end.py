@@ -5,17 +5,12 @@ from __future__ import annotations
 import pytest
 
 from bus.errors import BrokerError
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer, read_to_end
+from bus.kafka import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.topics import TopicSpec
 
 
 async def create(settings: KafkaSettings, name: str, partitions: int) -> None:
-    admin = make_admin(settings)
-    await admin.start()
-    try:
-        await ensure_topics(admin, [TopicSpec(name, partitions)], replication_factor=1)
-    finally:
-        await admin.close()
+    await create_topics(settings, [TopicSpec(name, partitions)])
 
 
 async def test_returns_every_record_across_batches_and_partitions(

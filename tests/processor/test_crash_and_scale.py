@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from bus.envelope import ChangeKind, Envelope
-from bus.kafka import ensure_topics, make_admin
+from bus.kafka import create_topics
 from bus.topics import spec_for
 from connectors.sdk import Change
 from tests.conftest import REPO
@@ -117,10 +117,7 @@ async def test_a_new_ingress_topic_is_picked_up_within_ten_seconds(
             json={"schema": schema},
             headers={"Authorization": f"Bearer {operator_token}"},
         ).raise_for_status()
-        admin = make_admin(world.settings)
-        await admin.start()
-        await ensure_topics(admin, [spec_for(topic)], replication_factor=1)
-        await admin.close()
+        await create_topics(world.settings, [spec_for(topic)])
         citizen = person(30)
         await world.publish(Change(ChangeKind.CREATED, "citizen", citizen["iin"], citizen))
         # then its first event is decided on within 10 s

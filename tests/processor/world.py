@@ -16,12 +16,13 @@ import fastavro
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.audit.entry import AUDIT_SCHEMA
+from bus.consent import record_consent
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.envelope import ChangeKind
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_producer, read_to_end
+from bus.kafka import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.agreement import Agreement
-from bus.policy.consent import ConsentRecord, ConsentStatus, consent_key
+from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.processor.service import Processor, ProcessorSettings
 from bus.serde import unframe
 from bus.signing import key_id_for, public_key_text
@@ -78,12 +79,7 @@ class World:
                 public_keys={key_id_for(public): public_key_text(public)},
             ),
         )
-        admin = make_admin(self.settings)
-        await admin.start()
-        try:
-            await ensure_topics(admin, [spec_for(self.topic)], replication_factor=1)
-        finally:
-            await admin.close()
+        await create_topics(self.settings, [spec_for(self.topic)])
 
     async def apply(self, *agreements: Agreement, revoke: Sequence[str] = ()) -> None:
         producer = make_producer(self.settings)
@@ -104,16 +100,7 @@ class World:
         record = ConsentRecord(
             subject=subject, consumer=consumer, purpose=purpose, status=status, time=dt.datetime.now(dt.UTC)
         )
-        producer = make_producer(self.settings)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                SystemTopic.CONSENT,
-                key=consent_key(subject, consumer, purpose).encode(),
-                value=record.model_dump_json().encode(),
-            )
-        finally:
-            await producer.stop()
+        await record_consent(self.settings, record)
 
     @contextlib.asynccontextmanager
     async def publisher(self) -> AsyncIterator[Publisher]:

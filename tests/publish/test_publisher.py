@@ -19,7 +19,7 @@ from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.compose import verify_event
 from bus.envelope import ChangeKind, Envelope
 from bus.errors import RecordInvalidError, RecordMismatchError, UnknownRecordTypeError
-from bus.kafka import BrokerProfile, KafkaSettings, ensure_topics, make_admin, read_to_end
+from bus.kafka import BrokerProfile, KafkaSettings, create_topics, read_to_end
 from bus.signing import Verifier, key_id_for, private_key_pem
 from bus.topics import spec_for
 from connectors.sdk import Change, Publisher, SyncPublisher
@@ -29,12 +29,7 @@ from tests.people import person
 
 
 async def create_topic(settings: KafkaSettings, topic: str) -> None:
-    admin = make_admin(settings)
-    await admin.start()
-    try:
-        await ensure_topics(admin, [spec_for(topic)], replication_factor=1)
-    finally:
-        await admin.close()
+    await create_topics(settings, [spec_for(topic)])
 
 
 def envelopes_of(records: list[Any]) -> list[Envelope]:

@@ -1,0 +1,21 @@
+"""Write a citizen's consent decision to ``bus.consent`` (compacted; key = subject+consumer+purpose)."""
+
+from __future__ import annotations
+
+from bus.kafka import KafkaSettings, make_producer
+from bus.policy.consent import ConsentRecord, consent_key
+from bus.topics import SystemTopic
+
+
+async def record_consent(settings: KafkaSettings, record: ConsentRecord) -> None:
+    """Returns once the broker acknowledged it; processors apply it to the next event."""
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            SystemTopic.CONSENT,
+            key=consent_key(record.subject, record.consumer, record.purpose).encode(),
+            value=record.model_dump_json().encode(),
+        )
+    finally:
+        await producer.stop()
