@@ -7,14 +7,13 @@ who received which fields about whom, for what purpose and under which law. Fiel
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 AUDIT_SUBJECT = "bus.audit-value"
-_IDS = uuid.UUID("9a3c1f52-0c55-4a43-8f38-3b2f3c6e1d77")
 
 
 class Decision(StrEnum):
@@ -105,14 +104,18 @@ class AuditEntry:
 
     @property
     def entry_id(self) -> str:
-        """Same event + agreement + decision -> same id, so a reprocessed event is recognisable."""
-        return str(
-            uuid.uuid5(
-                _IDS,
-                f"{self.event_id}/{self.agreement_id or '-'}/{self.consumer or '-'}/"
-                f"{self.decision}/{self.reason or '-'}",
-            )
+        """Same event + agreement + decision -> same id, so a reprocessed event is recognisable.
+
+        A 128-bit BLAKE2b of those parts (uuid5 cost five times as much on the processor's hot path).
+        """
+        parts = (
+            self.event_id,
+            self.agreement_id or "-",
+            self.consumer or "-",
+            self.decision,
+            self.reason or "-",
         )
+        return hashlib.blake2b("/".join(parts).encode(), digest_size=16).hexdigest()
 
     def to_record(self) -> dict[str, Any]:
         """The Avro record (a flat dict; ``dataclasses.asdict`` would deep-copy every value)."""

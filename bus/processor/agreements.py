@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bus.ids import SchemaId
+from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
 from bus.policy.compile import CompiledAgreement, compile_agreement
 from bus.registry.client import RegistryClient
@@ -36,6 +36,7 @@ class Route:
     compiled: CompiledAgreement
     schema_id: SchemaId
     record_name: str
+    topic: TopicName  # deliver.<consumer>.<agreement>, computed once
 
 
 class AgreementsView:
@@ -103,7 +104,9 @@ class Routes:
             name = compiled.schema["name"]
             if "." not in name and compiled.schema.get("namespace"):
                 name = f"{compiled.schema['namespace']}.{name}"
-            route = self._cache[cache_key] = Route(compiled, SchemaId(schema_id), name)
+            route = self._cache[cache_key] = Route(
+                compiled, SchemaId(schema_id), name, agreement.delivery_topic
+            )
         return route
 
     def for_type(self, provider: str, record_type: str) -> list[Route]:

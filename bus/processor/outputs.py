@@ -27,6 +27,26 @@ class DeadLetter(Exception):
         self.detail = detail
 
 
+_NOT_FORWARDED = frozenset({"bus_signature", "bus_sig_proof", "bus_sig_key", "bus_changed", "bus_agreement"})
+
+
+def delivery_headers(
+    original: Headers, ce_type: str, agreement_id: str, changed: tuple[str, ...] | None
+) -> Headers:
+    """The ingress headers as delivered: same id, subject, time and sequence; the projected record's
+    ``ce_type``; only granted changed paths; ``bus_agreement``; no provider signature (it covered the
+    full record, not the projection)."""
+    headers: Headers = [
+        (name, ce_type.encode() if name == "ce_type" else value)
+        for name, value in original
+        if name not in _NOT_FORWARDED
+    ]
+    if changed is not None:
+        headers.append(("bus_changed", ",".join(changed).encode()))
+    headers.append(("bus_agreement", agreement_id.encode()))
+    return headers
+
+
 def dead_letter_headers(original: Headers, error: DeadLetter) -> Headers:
     """The original headers untouched, plus why (DESIGN §2: dlq keeps the raw bytes)."""
     return [

@@ -20,7 +20,7 @@ from bus.envelope import ChangeKind, Envelope
 from bus.errors import EnvelopeError, TopicNameError, UnknownSchemaIdError, WireFormatError
 from bus.ids import SchemaId, TopicName
 from bus.policy.evaluate import Deliver, Deny, EventFacts, evaluate
-from bus.processor.outputs import DeadLetter, Headers, Output, dead_letter_headers
+from bus.processor.outputs import DeadLetter, Headers, Output, dead_letter_headers, delivery_headers
 from bus.processor.state import KeyState, StateStore
 from bus.registry.errors import SchemaNotFound
 from bus.serde import AvroSerde, unframe
@@ -144,7 +144,7 @@ class Pipeline:
         for decision in decisions:
             if isinstance(decision, Deliver):
                 route = by_id[decision.compiled.agreement.id]
-                result.outputs.append(self._delivery(record, envelope, route, decision))
+                result.outputs.append(self._delivery(record, headers, envelope, route, decision))
                 delivered.add(route.compiled.agreement.id)
                 result.audit.append(self._entry(envelope, rtype, now, Decision.DELIVERED, decision=decision))
             else:
@@ -196,26 +196,26 @@ class Pipeline:
         return decoded.record if decoded else None
 
     def _delivery(
-        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, route: Route, decision: Deliver
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        headers: Headers,
+        envelope: Envelope,
+        route: Route,
+        decision: Deliver,
     ) -> Output:
-        agreement = route.compiled.agreement
         changed = None
         if envelope.changed is not None:
             changed = tuple(path for path in envelope.changed if route.compiled.grants(path))
-        projected = envelope.model_copy(
-            update={
-                "type": f"{route.record_name}.{envelope.kind.value}",
-                "agreement": agreement.id,
-                "changed": changed,
-                "signature": None,
-                "sig_proof": None,
-                "sig_key": None,
-            }
-        )
         value = None
         if decision.record is not None:
-            value = self._serde.encode(route.schema_id, decision.record, topic=agreement.delivery_topic)
-        return Output(TopicName(agreement.delivery_topic), record.key, value, projected.to_headers())
+            value = self._serde.encode(route.schema_id, decision.record, topic=route.topic)
+        ce_type = f"{route.record_name}.{envelope.kind.value}"
+        return Output(
+            route.topic,
+            record.key,
+            value,
+            delivery_headers(headers, ce_type, route.compiled.agreement.id, changed),
+        )
 
     def _entry(
         self,
