@@ -125,7 +125,9 @@ def up(
             )
             console.print(storage)
             if demo:
-                steps = await run_scenario(settings, registry_url)
+                # the demo's spools live with the data, so a second run continues each key's sequence
+                demo_dir = None if ephemeral or bootstrap else data_dir / "demo"
+                steps = await run_scenario(settings, registry_url, demo_dir)
                 show_decisions(steps, await _decisions(settings, registry_url, steps, tasks))
             console.print("press Ctrl-C to stop")
             await _first_of(stop.wait(), tasks)

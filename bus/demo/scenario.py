@@ -103,6 +103,7 @@ async def run_scenario(
         public = {key_id_for(key.public_key()): public_key_text(key.public_key())} if key else {}
         await put_agency(settings, AgencyEntry(id=agency, name=name, public_keys=public))
     folder = work_dir or Path(tempfile.mkdtemp(prefix="bus-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
     steps = []
     moved = {
         **CITIZEN,

@@ -160,3 +160,24 @@ def test_registry_state_survives_a_bus_up_restart(tmp_path: Path) -> None:
         assert (
             httpx.get(f"{url}/subjects/ingress.civil-registry.person-value/versions/latest").json() == person
         )
+
+
+def test_a_second_demo_on_the_same_data_dir_decides_again(tmp_path: Path) -> None:
+    # given a first `bus up --demo` that ran to its table and was stopped
+    def demo() -> str:
+        ports = [
+            x for name in ("--broker-port", "--registry-port", "--api-port") for x in (name, str(free_port()))
+        ]
+        with running_bus("up", "--demo", *ports, "--data-dir", str(tmp_path)) as (proc, out):
+            avoided = out.wait_for(r"paper certificates avoided so far: (\d+)", timeout_s=90)[1]
+            out.wait_for(r"press Ctrl-C to stop")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0
+        return avoided
+
+    first = demo()
+    # when it is run again on the same data
+    second = demo()
+    # then the scenario's changes are decided again (sequences continue, nothing is taken as stale)
+    assert int(first) >= 1
+    assert int(second) >= 1
