@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bus.envelope import ChangeKind, Envelope, Headers
 from bus.signing import SignatureError, Verifier, event_digest, key_id_for, sign_batch
 
-SIGNED_HEADERS = ("ce_source", "ce_id", "ce_type", "ce_subject", "ce_time", "bus_sequence")
+SIGNED_HEADERS = ("ce_source", "ce_id", "ce_type", "ce_subject", "ce_time", "bus_sequence", "bus_changed")
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ def digest_of(headers: Headers | Mapping[str, bytes], value: bytes | None) -> by
         time=text.get("ce_time", ""),
         sequence=int(sequence) if sequence is not None else None,
         value=value,
+        changed=text.get("bus_changed"),
     )
 
 

@@ -97,12 +97,14 @@ def event_digest(
     time: str,
     sequence: int | None,
     value: bytes | None,
+    changed: str | None = None,
 ) -> bytes:
     """SHA-256 over an unambiguous encoding of what a signature covers.
 
     Each text field is length-prefixed UTF-8 (``time`` is the ``ce_time`` header text as
     sent); ``sequence`` is its decimal text, empty when None; ``value`` carries a presence
-    byte so a tombstone (None) differs from an empty value.
+    byte so a tombstone (None) differs from an empty value; ``changed`` (the ``bus_changed``
+    header text) likewise, because it decides who is told of an update.
     """
     if isinstance(sequence, bool) or not (sequence is None or isinstance(sequence, int)):
         raise SignatureError("malformed", f"event sequence must be an integer or None, not {sequence!r}")
@@ -123,6 +125,14 @@ def event_digest(
     else:
         digest.update(b"\x01" + _U32.pack(len(value)))
         digest.update(value)
+    if changed is None:
+        digest.update(b"\x00")
+    else:
+        try:
+            raw_changed = changed.encode("utf-8")
+        except (UnicodeEncodeError, AttributeError):
+            raise SignatureError("malformed", "bus_changed must be UTF-8 text") from None
+        digest.update(b"\x01" + _U32.pack(len(raw_changed)) + raw_changed)
     return digest.digest()
 
 

@@ -587,3 +587,22 @@ def test_event_digest_refuses_text_that_is_not_utf8_encodable() -> None:
 
 
 # --- layering -------------------------------------------------------------------------------
+
+
+def test_event_digest_covers_bus_changed() -> None:
+    base = {
+        "source": "/agencies/a/s",
+        "event_id": "e",
+        "ce_type": "t.updated",
+        "subject": "k",
+        "time": "2026-11-23T00:00:00Z",
+        "sequence": 1,
+        "value": b"v",
+    }
+    digests = {
+        event_digest(**base),
+        event_digest(**base, changed=""),
+        event_digest(**base, changed="phone"),
+        event_digest(**base, changed="registered_address"),
+    }
+    assert len(digests) == 4
