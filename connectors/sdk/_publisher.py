@@ -67,10 +67,10 @@ class Publisher:
             else KafkaSettings(bootstrap=bootstrap, broker_profile=profile)
         )
         self._registry = RegistryClient(registry, token=registry_token)
-        self._schemas = SchemaCache(self._registry)
         self._serdes: dict[int, AvroSerde] = {}
         path = spool_path or Path(f"{self.agency}.{system}.spool.sqlite")
         self._spool = Spool(path, quota_bytes=spool_quota_bytes)
+        self._schemas = SchemaCache(self._registry, keep=path.with_name(path.name + ".schemas.json"))
         self._sender = SpoolSender(self._spool, self._settings, self.agency)
         self._lock = asyncio.Lock()
 

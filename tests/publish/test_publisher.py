@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.compose import verify_event
 from bus.envelope import ChangeKind, Envelope
-from bus.errors import RecordInvalidError, RecordMismatchError, UnknownRecordTypeError
+from bus.errors import BrokerError, RecordInvalidError, RecordMismatchError, UnknownRecordTypeError
 from bus.kafka import BrokerProfile, KafkaSettings, create_topics, read_to_end
 from bus.signing import Verifier, key_id_for, private_key_pem
 from bus.topics import spec_for
@@ -275,3 +275,43 @@ def test_bus_publish_from_a_shell_delivers_a_signed_change(
     assert result.returncode == 0, result.stderr
     [message] = asyncio.run(read_to_end(kafka_settings, topic))
     assert Envelope.from_headers(message.headers).id in result.stdout
+
+
+async def test_a_publisher_restarted_while_the_registry_is_unreachable_still_publishes(
+    tmp_path: Path, kafka_settings: KafkaSettings, registry_url: str, agency: str, topic: str
+) -> None:
+    # given a publisher that resolved the person schema once, then stopped
+    await create_topic(kafka_settings, topic)
+    key, spool = Ed25519PrivateKey.generate(), tmp_path / "spool.sqlite"
+    async with Publisher(
+        agency, "gbd-fl", key, bootstrap=kafka_settings, registry=registry_url, spool_path=spool
+    ) as publisher:
+        await publisher.created("person", person(50)["iin"], person(50))
+        await publisher.flush(timeout_s=30)
+    # when it restarts with the registry out of reach
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    async with Publisher(
+        agency, "gbd-fl", key, bootstrap=kafka_settings, registry=unreachable, spool_path=spool
+    ) as publisher:
+        event_id = await publisher.updated(
+            "person", person(50)["iin"], person(50, phone="+77015550050"), ["phone"]
+        )
+        await publisher.flush(timeout_s=30)
+    # then the change was validated with the last known schema and delivered
+    ids = [Envelope.from_headers(r.headers).id for r in await read_to_end(kafka_settings, topic)]
+    assert event_id in ids
+
+
+async def test_without_a_known_schema_an_unreachable_registry_is_reported(
+    tmp_path: Path, kafka_settings: KafkaSettings, agency: str
+) -> None:
+    async with Publisher(
+        agency,
+        "gbd-fl",
+        Ed25519PrivateKey.generate(),
+        bootstrap=kafka_settings,
+        registry=f"http://127.0.0.1:{free_port()}",
+        spool_path=tmp_path / "s.sqlite",
+    ) as publisher:
+        with pytest.raises(BrokerError, match="cannot reach the schema registry"):
+            await publisher.created("person", person(51)["iin"], person(51))
