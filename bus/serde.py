@@ -102,7 +102,7 @@ class AvroSerde:
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError, struct.error) as exc:
             raise RecordMismatchError(
                 f"record for topic {topic!r} does not match schema id {schema_id}: "
-                f"{_mismatch_detail(exc, schema, record)}",
+                f"{self._mismatch_detail(exc, schema_id, record)}",
                 hint="fix the named field, or register a schema version that has it",
             ) from None
         return buffer.getvalue()
@@ -129,6 +129,13 @@ class AvroSerde:
             if not valid:
                 found.append((name, f"{record[name]!r} does not match type {_type_text(field['type'])}"))
         return found
+
+    def _mismatch_detail(self, exc: Exception, schema_id: SchemaId, record: Mapping[str, Any]) -> str:
+        """Name the offending field: the writer's message when it does, else the first listed problem."""
+        if "field" in str(exc).lower():
+            return str(exc)
+        found = self.problems(schema_id, record)
+        return f"field {found[0][0]!r}: {found[0][1]}" if found else str(exc)
 
     def decode(self, payload: bytes | None, *, topic: str = "?") -> Decoded | None:
         """Decode a framed value; ``None`` (a tombstone) decodes to ``None`` = delete."""
@@ -162,23 +169,6 @@ class AvroSerde:
                 hint="ingress values must be Avro records",
             )
         return Decoded(schema_id, record)
-
-
-def _mismatch_detail(exc: Exception, schema: Schema, record: Mapping[str, Any]) -> str:
-    """Name the offending field: the writer's message when it does, else the first bad field."""
-    if "field" in str(exc).lower() or not isinstance(schema, dict):
-        return str(exc)
-    for field in schema.get("fields", []):
-        name = field["name"]
-        try:
-            valid = fastavro.validation.validate(
-                record.get(name), field["type"], field=name, raise_errors=False
-            )
-        except Exception as field_exc:  # logical-type converters raise their own errors
-            return f"field {name!r}: {field_exc}"
-        if not valid:
-            return f"field {name!r}: {exc}"
-    return str(exc)
 
 
 def _type_text(avro_type: Any) -> str:

@@ -26,8 +26,7 @@ from bus.gateway.errors import NotAllowed, NotAuthenticated, error_body, status_
 from bus.gateway.idempotency import IdempotencyCache, event_id_for
 from bus.registry.subjects import RecordSchema, SchemaCache
 from bus.serde import AvroSerde
-from bus.validate.fields import check_identifiers, identifier_validator
-from bus.validate.result import Invalid
+from bus.validate.fields import check_identifiers, check_key
 
 MAX_BATCH = 1000
 SYSTEM = "http-gateway"
@@ -154,18 +153,9 @@ class Ingestor:
 
 
 def _check_key(schema: RecordSchema, key: str, record: dict[str, Any] | None) -> None:
-    if not key or len(key) > 256 or not key.isprintable():
-        raise RecordInvalidError(
-            f"bad key for {schema.subject}", [("key", "must be 1-256 printable characters")]
-        )
-    validator = identifier_validator(schema.key_field) if schema.key_field else None
-    verdict = validator(key) if validator else None
-    if isinstance(verdict, Invalid):
-        raise RecordInvalidError(f"bad key for {schema.subject}", [("key", verdict.reason)])
-    if record is not None and schema.key_field and record.get(schema.key_field) != key:
-        raise RecordInvalidError(
-            f"bad key for {schema.subject}", [("key", f"must equal the record's {schema.key_field}")]
-        )
+    problems = check_key(key, schema.key_field, record)
+    if problems:
+        raise RecordInvalidError(f"bad key for {schema.subject}", [(p.path, p.reason) for p in problems])
 
 
 def publisher(directory: AgencyDirectory, authorization: str | None) -> str:

@@ -18,7 +18,9 @@ from bus.validate.iin import validate_bin, validate_iin
 from bus.validate.result import Invalid, Verdict
 from bus.validate.vin import validate_vin
 
-__all__ = ["FieldProblem", "check_identifiers", "identifier_validator"]
+__all__ = ["MAX_KEY_LENGTH", "FieldProblem", "check_identifiers", "check_key", "identifier_validator"]
+
+MAX_KEY_LENGTH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,19 @@ def check_identifiers(record: Mapping[str, Any], *, prefix: str = "") -> list[Fi
         if isinstance(verdict, Invalid):
             problems.append(FieldProblem(path, verdict.reason))
     return problems
+
+
+def check_key(key: str, key_field: str | None, record: Mapping[str, Any] | None) -> list[FieldProblem]:
+    """A record key must be printable, a valid identifier when the record has one, and equal to it."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        return [FieldProblem("key", f"must be 1-{MAX_KEY_LENGTH} printable characters")]
+    validator = identifier_validator(key_field) if key_field else None
+    verdict = validator(key) if validator else None
+    if isinstance(verdict, Invalid):
+        return [FieldProblem("key", verdict.reason)]
+    if record is not None and key_field and record.get(key_field) != key:
+        return [FieldProblem("key", f"must equal the record's {key_field} ({record.get(key_field)!r})")]
+    return []
 
 
 def _person_iin(record: Mapping[str, Any], value: str) -> Verdict:

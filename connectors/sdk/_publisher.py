@@ -19,12 +19,9 @@ from bus.registry.client import RegistryClient
 from bus.registry.subjects import RecordSchema, SchemaCache
 from bus.serde import AvroSerde
 from bus.topics import agency_id
-from bus.validate.fields import check_identifiers, identifier_validator
-from bus.validate.result import Invalid
+from bus.validate.fields import check_identifiers, check_key
 from connectors.sdk._sender import SpoolSender
 from connectors.spool import NewEvent, Spool
-
-MAX_KEY_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -169,25 +166,10 @@ class Publisher:
 
 
 def _check_key(change: Change, schema: RecordSchema) -> None:
-    key = change.key
-    problems: list[tuple[str, str]] = []
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        problems.append(("key", f"must be 1-{MAX_KEY_LENGTH} printable characters"))
-    elif schema.key_field is not None:
-        validator = identifier_validator(schema.key_field)
-        verdict = validator(key) if validator else None
-        if isinstance(verdict, Invalid):
-            problems.append(("key", verdict.reason))
-        elif change.record is not None and change.record.get(schema.key_field) != key:
-            problems.append(
-                (
-                    "key",
-                    f"must equal the record's {schema.key_field} ({change.record.get(schema.key_field)!r})",
-                )
-            )
+    problems = check_key(change.key, schema.key_field, change.record)
     if problems:
         raise RecordInvalidError(
             f"bad key for {schema.subject}",
-            problems,
+            [(p.path, p.reason) for p in problems],
             hint=f"the key of a {change.record_type} is its {schema.key_field or 'id'}",
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bus.validate.fields import FieldProblem, check_identifiers
+from bus.validate.fields import FieldProblem, check_identifiers, check_key
 
 
 def test_a_valid_person_has_no_problems() -> None:
@@ -36,3 +36,10 @@ def test_missing_optional_identifiers_are_fine() -> None:
 def test_iso_date_strings_from_json_are_checked_against_the_iin() -> None:
     problems = check_identifiers({"iin": "900514301239", "birth_date": "1991-05-14", "sex": "MALE"})
     assert [p.path for p in problems] == ["iin"]
+
+
+def test_a_key_must_be_the_records_valid_identifier() -> None:
+    assert check_key("900514301239", "iin", {"iin": "900514301239"}) == []
+    assert [p.path for p in check_key("900514301238", "iin", None)] == ["key"]
+    assert "must equal" in check_key("900514301239", "iin", {"iin": "851122404567"})[0].reason
+    assert "printable" in check_key("", None, None)[0].reason
