@@ -15,6 +15,7 @@ import pytest
 
 from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.kafka import KafkaSettings
+from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,3 +91,10 @@ def person_subject_for(registry_url: str, operator_token: str) -> Callable[[str]
         return topic
 
     return register
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL cluster for the session; each test creates its own database on it."""
+    with running_postgres() as server:
+        yield server
