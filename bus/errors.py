@@ -67,6 +67,12 @@ class BrokerStartError(BrokerError):
     code = "broker_start_failed"
 
 
+class AccessDeniedError(BusError):
+    """The caller's credentials are wrong, or they name another agency's data."""
+
+    code = "access_denied"
+
+
 class RecordInvalidError(BusError):
     """A record (or its key) is not acceptable; ``problems`` lists (field path, reason)."""
 

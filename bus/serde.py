@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,12 @@ def unframe(payload: bytes, *, topic: str = "?") -> tuple[SchemaId, bytes]:
         )
     _, schema_id = _HEADER.unpack_from(payload)
     return SchemaId(schema_id), payload[HEADER_SIZE:]
+
+
+def framed_schema_ids(values: Iterable[bytes | None]) -> set[SchemaId]:
+    """The schema ids named by well-framed values (others are left for decode to reject with a reason)."""
+    framed = (v for v in values if v is not None and len(v) >= HEADER_SIZE and v[0] == MAGIC)
+    return {SchemaId(_HEADER.unpack_from(v)[1]) for v in framed}
 
 
 class AvroSerde:

@@ -17,6 +17,7 @@ from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.kafka import KafkaSettings
 from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus
+from tests.processor.world import World
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,3 +99,18 @@ def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL cluster for the session; each test creates its own database on it."""
     with running_postgres() as server:
         yield server
+
+
+@pytest.fixture
+async def world(
+    kafka_settings: KafkaSettings,
+    registry_url: str,
+    operator_token: str,
+    unique: str,
+    tmp_path: Path,
+    person_subject_for: Callable[[str], str],
+) -> World:
+    """One provider with its agreements and a processor to run (tests/processor/world.py)."""
+    built = World(kafka_settings, registry_url, operator_token, unique, tmp_path)
+    await built.setup(person_subject_for)
+    return built

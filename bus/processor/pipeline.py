@@ -23,7 +23,7 @@ from bus.policy.evaluate import Deliver, Deny, EventFacts, evaluate
 from bus.processor.outputs import DeadLetter, Headers, Output, dead_letter_headers, delivery_headers
 from bus.processor.state import KeyState, StateStore
 from bus.registry.errors import SchemaNotFound
-from bus.serde import AvroSerde, unframe
+from bus.serde import AvroSerde, framed_schema_ids
 from bus.signing import SignatureError, Verifier
 from bus.validate.fields import check_identifiers
 
@@ -70,11 +70,7 @@ class Pipeline:
         """Fetch every schema the batch refers to that is not cached yet (unknown ids -> None)."""
         for route in self._routes.all_routes():
             self._texts.setdefault(route.schema_id, json.dumps(route.compiled.schema))
-        wanted: set[SchemaId] = set()
-        for record in records:
-            if record.value is not None and len(record.value) >= 5 and record.value[0] == 0:
-                wanted.add(unframe(record.value)[0])
-        for schema_id in wanted - self._texts.keys():
+        for schema_id in framed_schema_ids(r.value for r in records) - self._texts.keys():
             try:
                 self._texts[schema_id] = await self._registry.schema(schema_id)
                 self._subjects[schema_id] = frozenset(await self._registry.subjects_of(schema_id))

@@ -19,6 +19,7 @@ from bus.audit.entry import AUDIT_SCHEMA
 from bus.consent import record_consent
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
+from bus.directory.tokens import hash_token, new_token
 from bus.envelope import ChangeKind
 from bus.kafka import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.agreement import Agreement
@@ -137,6 +138,15 @@ class World:
             stop.set()
             await task
             await processor.stop()
+
+    async def subscriber_agency(self, name: str) -> str:
+        """Register the consumer agency ``name`` in the directory; returns its bearer token."""
+        token = new_token()
+        await put_agency(
+            self.settings,
+            AgencyEntry(id=self.consumer(name), name=f"{name} agency", token_hashes=(hash_token(token),)),
+        )
+        return token
 
     async def records(self, topic: str) -> list[Any]:
         try:

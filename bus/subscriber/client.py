@@ -1,0 +1,300 @@
+"""The subscriber SDK: typed updates from one agreement's delivery topic, each handed over once.
+
+Consumer group ``bus-sub.<agency>.<agreement>`` (one per agency and agreement, so production ACLs
+can grant the prefix ``bus-sub.<agency>.``). An ack first records the ``ce_id`` in the local store,
+then commits offsets (batched), so a crash between the two re-reads records whose ids are already
+known and suppresses them: no update is handed to the handler twice once it was acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from bus.directory.model import Role
+from bus.directory.view import AgencyDirectory
+from bus.errors import AccessDeniedError, ConfigError
+from bus.follow import TopicFollower
+from bus.kafka import BrokerProfile, KafkaSettings, create_topics, make_consumer
+from bus.processor.agreements import AgreementsView
+from bus.registry.client import RegistryClient
+from bus.subscriber.decode import DeliveryDecoder
+from bus.subscriber.store import Parked, SubscriberStore
+from bus.subscriber.update import DeliveryError, Update
+from bus.topics import SystemTopic, agency_id, agreement_id, deliver, spec_for
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+log = logging.getLogger(__name__)
+Item = Update | DeliveryError
+Handler = Callable[[Update], Awaitable[None]]
+_COMMIT_EVERY_S = 1.0
+_COMMIT_EVERY_ACKS = 500
+
+
+@dataclass
+class RunStats:
+    handled: int = 0
+    parked: int = 0
+
+
+class Subscriber:
+    """Receive one agency's updates; ``async with`` starts and stops it."""
+
+    def __init__(
+        self,
+        agency: str,
+        token: str,
+        *,
+        bootstrap: str | KafkaSettings,
+        registry: str,
+        store_path: Path | None = None,
+        profile: BrokerProfile = BrokerProfile.KAFKA,
+        retention: timedelta = timedelta(days=7),
+        max_batch: int = 500,
+    ) -> None:
+        self.agency = agency_id(agency)
+        self._token = token
+        self._settings = (
+            bootstrap
+            if isinstance(bootstrap, KafkaSettings)
+            else KafkaSettings(bootstrap=bootstrap, broker_profile=profile)
+        )
+        self._registry = RegistryClient(registry)
+        self._directory = AgencyDirectory()
+        self._agreements = AgreementsView()
+        self._followers = [
+            self._directory.follower(self._settings),
+            TopicFollower(self._settings, SystemTopic.AGREEMENTS, self._agreements.apply),
+        ]
+        self._store = SubscriberStore(
+            store_path or Path(f"{self.agency}.subscriber.sqlite"), retention=retention
+        )
+        self._decoder = DeliveryDecoder(self._registry, self._legal_basis)
+        self._max_batch = max_batch
+
+    async def start(self) -> None:
+        for follower in self._followers:
+            await follower.start()
+        principal = self._directory.authenticate(f"Bearer {self._token}")
+        if principal is None or (principal.role is not Role.OPERATOR and principal.agency != self.agency):
+            await self.close()
+            raise AccessDeniedError(
+                f"the token given for agency {self.agency!r} is not valid for it",
+                hint=f"use the bearer token issued to {self.agency!r} (bus agencies add {self.agency} …)",
+            )
+
+    async def close(self) -> None:
+        for follower in self._followers:
+            await follower.stop()
+        await self._registry.close()
+        self._store.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def topic_for(self, agreement: str) -> str:
+        """The delivery topic of one of this agency's agreements; refuses anyone else's."""
+        found = self._agreements.active.get(agreement) or self._agreements.revoked.get(agreement)
+        if found is None:
+            raise ConfigError(
+                f"no agreement {agreement_id(agreement)!r} on {SystemTopic.AGREEMENTS}",
+                hint="check the id with `bus agreements list`",
+            )
+        if found.consumer != self.agency:
+            raise AccessDeniedError(
+                f"agency {self.agency!r} may not read {deliver(found.consumer, agreement)}: "
+                f"agreement {agreement!r} delivers to {found.consumer!r}",
+                hint="subscribe to your own agreements; a new data need is a new reviewed agreement",
+            )
+        return deliver(found.consumer, agreement)
+
+    def parked(self) -> list[Parked]:
+        """Updates the handler gave up on, and deliveries that could not be decoded."""
+        return self._store.parked()
+
+    async def updates(self, agreement: str, *, follow: bool = True) -> AsyncIterator[Item]:
+        """Every update of ``agreement`` not acked before, in per-subject order.
+
+        With ``follow=False`` the iteration ends once it has reached the topic's current end.
+        """
+        async for _, item in self._items(agreement, follow=follow):
+            yield item
+
+    async def run(
+        self,
+        agreement: str,
+        handler: Handler,
+        *,
+        follow: bool = True,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+    ) -> RunStats:
+        """Call ``handler`` for each update; retry a failing one, then park it locally and go on."""
+        stats = RunStats()
+        async for record, item in self._items(agreement, follow=follow):
+            if isinstance(item, DeliveryError):
+                self._park(record, item.reason, item.detail)
+                stats.parked += 1
+            elif await self._handle(handler, item, attempts, backoff_s, record):
+                stats.handled += 1
+            else:
+                stats.parked += 1
+            await item.ack()
+        return stats
+
+    async def _handle(
+        self,
+        handler: Handler,
+        update: Update,
+        attempts: int,
+        backoff_s: float,
+        record: ConsumerRecord[bytes, bytes],
+    ) -> bool:
+        for attempt in range(1, attempts + 1):
+            try:
+                await handler(update)
+                return True
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "handler failed on %s (attempt %d/%d): %s", update.event_id, attempt, attempts, error
+                )
+                if attempt < attempts:
+                    await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
+        self._park(record, "handler_failed", error)
+        return False
+
+    def _park(self, record: ConsumerRecord[bytes, bytes], reason: str, detail: str) -> None:
+        headers = [(k, bytes(v)) for k, v in record.headers]
+        self._store.park(
+            Parked(
+                at=time.time(),
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key.decode("utf-8", "replace") if record.key is not None else None,
+                event_id=dict(headers).get("ce_id", b"").decode("utf-8", "replace") or None,
+                reason=reason,
+                detail=detail,
+                value=record.value,
+                headers=headers,
+            )
+        )
+
+    async def _items(
+        self, agreement: str, *, follow: bool
+    ) -> AsyncIterator[tuple[ConsumerRecord[bytes, bytes], Item]]:
+        topic = self.topic_for(agreement)
+        await create_topics(self._settings, [spec_for(topic)])
+        consumer = make_consumer(
+            self._settings,
+            group_id=f"bus-sub.{self.agency}.{agreement}",
+            max_poll_records=self._max_batch,
+            metadata_max_age_ms=3000,
+        )
+        await consumer.start()
+        offsets = _Offsets(consumer)
+        try:
+            consumer.subscribe([topic])
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
+                records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
+                await self._decoder.prefetch(records)
+                for record in records:
+                    offsets.track(record)
+                    item = self._decoder.decode(record, self._acker(offsets, record, agreement))
+                    if isinstance(item, Update) and self._store.seen(item.event_id):
+                        await offsets.done(record)  # handed over before a crash: never again
+                        continue
+                    yield record, item
+                await offsets.maybe_commit()
+                if not follow and not records and await _caught_up(consumer):
+                    return
+        finally:
+            await offsets.commit()
+            await consumer.stop()
+
+    def _acker(
+        self, offsets: _Offsets, record: ConsumerRecord[bytes, bytes], agreement: str
+    ) -> Callable[[], Awaitable[None]]:
+        event_id = dict(record.headers).get("ce_id", b"").decode("utf-8", "replace")
+
+        async def ack() -> None:
+            if event_id:
+                self._store.remember(event_id, agreement)
+            await offsets.done(record)
+
+        return ack
+
+    def _legal_basis(self, agreement: str) -> str | None:
+        found = self._agreements.active.get(agreement) or self._agreements.revoked.get(agreement)
+        return found.legal_basis if found else None
+
+
+class _Offsets:
+    """Per partition: offsets handed out and acked; commits the acked prefix, batched."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+        self._pending: dict[TopicPartition, dict[int, bool]] = {}
+        self._committable: dict[TopicPartition, int] = {}
+        self._acks_since = 0
+        self._last_commit = time.monotonic()
+
+    def track(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        self._pending.setdefault(TopicPartition(record.topic, record.partition), {})[record.offset] = False
+
+    async def done(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        tp = TopicPartition(record.topic, record.partition)
+        pending = self._pending.get(tp, {})
+        pending[record.offset] = True
+        while pending and pending[next(iter(pending))]:  # dicts keep insertion (= offset) order
+            offset = next(iter(pending))
+            del pending[offset]
+            self._committable[tp] = offset + 1
+        self._acks_since += 1
+        await self.maybe_commit()
+
+    async def maybe_commit(self) -> None:
+        due = time.monotonic() - self._last_commit >= _COMMIT_EVERY_S
+        if self._acks_since >= _COMMIT_EVERY_ACKS or (due and self._committable):
+            await self.commit()
+
+    async def commit(self) -> None:
+        if not self._committable:
+            return
+        offsets, self._committable = self._committable, {}
+        self._acks_since, self._last_commit = 0, time.monotonic()
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:  # a rebalance took the partitions
+            log.info("offsets not committed (%s); the dedup store covers the re-delivery", exc)
+
+
+async def _caught_up(consumer: AIOKafkaConsumer) -> bool:
+    assigned = consumer.assignment()
+    if not assigned:
+        return False
+    for tp in assigned:
+        highwater = consumer.highwater(tp)
+        if highwater is None or await consumer.position(tp) < highwater:
+            return False
+    return True

@@ -1,0 +1,87 @@
+"""Turn a record of ``deliver.<consumer>.<agreement>`` into an :class:`Update` or a :class:`DeliveryError`.
+
+Shared by the subscriber SDK and the webhook dispatcher so both read deliveries the same way.
+Schemas are fetched per batch first (``prefetch``), so decoding itself makes no network calls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bus.envelope import ChangeKind, Envelope
+from bus.errors import EnvelopeError, UnknownSchemaIdError, WireFormatError
+from bus.ids import SchemaId
+from bus.registry.errors import SchemaNotFound
+from bus.serde import AvroSerde, framed_schema_ids
+from bus.subscriber.update import Ack, DeliveryError, Update, _no_ack
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from aiokafka import ConsumerRecord
+
+    from bus.registry.client import RegistryClient
+
+
+class DeliveryDecoder:
+    def __init__(self, registry: RegistryClient, legal_basis: Callable[[str], str | None]) -> None:
+        self._registry = registry
+        self._legal_basis = legal_basis
+        self._texts: dict[SchemaId, str | None] = {}
+        self._serde = AvroSerde(self._texts.get)
+
+    async def prefetch(self, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
+        """Fetch every schema id the records use that is not cached yet (unknown ids are remembered)."""
+        for schema_id in framed_schema_ids(r.value for r in records) - self._texts.keys():
+            try:
+                self._texts[schema_id] = await self._registry.schema(schema_id)
+            except SchemaNotFound:
+                self._texts[schema_id] = None
+
+    def decode(self, record: ConsumerRecord[bytes, bytes], ack: Ack = _no_ack) -> Update | DeliveryError:
+        headers = [(k, bytes(v)) for k, v in record.headers]
+        key = record.key.decode("utf-8", "replace") if record.key is not None else None
+        event_id = dict(headers).get("ce_id", b"").decode("utf-8", "replace") or None
+
+        def error(reason: str, detail: str) -> DeliveryError:
+            return DeliveryError(
+                record.topic, record.partition, record.offset, key, event_id, reason, detail,
+                record.value, headers, ack,
+            )  # fmt: skip
+
+        try:
+            envelope = Envelope.from_headers(headers)
+        except EnvelopeError as exc:
+            return error("envelope_invalid", exc.message)
+        if envelope.agreement is None:
+            return error("agreement_missing", "a delivery must carry the bus_agreement header")
+        if key != envelope.subject:
+            return error("key_mismatch", "the record key must equal ce_subject")
+        payload = None
+        if record.value is not None:
+            try:
+                decoded = self._serde.decode(record.value, topic=record.topic)
+            except UnknownSchemaIdError as exc:
+                return error("schema_id_unknown", exc.message)
+            except WireFormatError as exc:
+                return error(exc.code, exc.message)
+            payload = decoded.record if decoded is not None else None
+        elif envelope.kind is not ChangeKind.DELETED:
+            return error("tombstone_not_delete", f"a null value needs ce_type ….deleted, got {envelope.type}")
+        return Update(
+            subject=envelope.subject,
+            kind=envelope.kind,
+            record=payload,
+            changed=list(envelope.changed or ()),
+            agreement=envelope.agreement,
+            legal_basis=self._legal_basis(envelope.agreement),
+            event_id=envelope.id,
+            event_time=envelope.time,
+            sequence=envelope.sequence,
+            record_name=envelope.record_name,
+            source=envelope.source,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            _ack=ack,
+        )

@@ -1,0 +1,51 @@
+"""A subscriber in its own OS process that can SIGKILL itself right after the n-th ack.
+
+Each update handed over is appended to OUT as ``ce_id subject sequence`` before it is acked,
+so the file is the handler's view: a duplicate line would be an update handed over twice.
+
+usage: python -m tests.subscriber.subscriber_process BOOTSTRAP REGISTRY AGENCY TOKEN AGREEMENT STORE OUT N
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bus.kafka import BrokerProfile, KafkaSettings
+from bus.subscriber.client import Subscriber
+from bus.subscriber.update import Update
+
+
+async def main(
+    bootstrap: str,
+    registry: str,
+    agency: str,
+    token: str,
+    agreement: str,
+    store: str,
+    out: str,
+    kill_after: int,
+) -> None:
+    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BrokerProfile.EMBEDDED)
+    handed = 0
+    async with Subscriber(
+        agency, token, bootstrap=settings, registry=registry, store_path=Path(store)
+    ) as subscriber:
+        with Path(out).open("a") as sink:
+            async for item in subscriber.updates(agreement, follow=False):
+                assert isinstance(item, Update), item
+                sink.write(f"{item.event_id} {item.subject} {item.sequence}\n")
+                sink.flush()
+                await item.ack()
+                handed += 1
+                if handed == kill_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+    print("caught up", flush=True)
+
+
+if __name__ == "__main__":
+    bootstrap, registry, agency, token, agreement, store, out, kill_after = sys.argv[1:9]
+    asyncio.run(main(bootstrap, registry, agency, token, agreement, store, out, int(kill_after)))
