@@ -24,6 +24,7 @@ class TopicKind(StrEnum):
     DELIVER = "deliver"
     STATE = "state"
     DLQ = "dlq"
+    WEBHOOK_DLQ = "dlq.webhook"
     SYSTEM = "bus"
 
 
@@ -36,6 +37,7 @@ class SystemTopic(StrEnum):
     AGENCIES = "bus.agencies"
     AGREEMENTS = "bus.agreements"
     CONSENT = "bus.consent"
+    BACKFILL = "bus.backfill"
 
 
 def _check(value: str, pattern: re.Pattern[str], what: str, example: str) -> str:
@@ -79,6 +81,11 @@ def dlq(provider: str) -> TopicName:
     return TopicName(f"dlq.{agency_id(provider)}")
 
 
+def dlq_webhook(consumer: str) -> TopicName:
+    """Where the webhook dispatcher parks deliveries a consumer's receiver could not take."""
+    return TopicName(f"dlq.webhook.{agency_id(consumer)}")
+
+
 @dataclass(frozen=True)
 class TopicRef:
     """A parsed topic name: which kind of topic it is and whose."""
@@ -96,12 +103,15 @@ def parse(name: str) -> TopicRef:
         return TopicRef(TopicName(name), TopicKind.SYSTEM)
     parts = name.split(".")
     head, rest = parts[0], parts[1:]
+    if head == "dlq" and len(rest) == 2 and rest[0] == "webhook":
+        return TopicRef(dlq_webhook(rest[1]), TopicKind.WEBHOOK_DLQ, agency_id(rest[1]))
     shapes = {"ingress": 2, "deliver": 2, "state": 2, "dlq": 1}
     if head not in shapes or len(rest) != shapes[head]:
         raise TopicNameError(
             f"topic {name!r} is not a bus topic name",
             hint="expected ingress.<provider>.<type>, deliver.<consumer>.<agreement>, "
-            "state.<provider>.<type>, dlq.<provider> or one of " + ", ".join(t.value for t in SystemTopic),
+            "state.<provider>.<type>, dlq.<provider>, dlq.webhook.<consumer> or one of "
+            + ", ".join(t.value for t in SystemTopic),
         )
     kind = TopicKind(head)
     if kind is TopicKind.DELIVER:
@@ -132,6 +142,7 @@ _SYSTEM_SPECS: dict[SystemTopic, tuple[int, dict[str, str]]] = {
     SystemTopic.AGENCIES: (1, {"cleanup.policy": "compact"}),
     SystemTopic.AGREEMENTS: (1, {"cleanup.policy": "compact"}),
     SystemTopic.CONSENT: (DATA_PARTITIONS, {"cleanup.policy": "compact"}),
+    SystemTopic.BACKFILL: (1, {"cleanup.policy": "compact"}),
 }
 
 _KIND_CONFIGS: dict[TopicKind, dict[str, str]] = {
@@ -139,6 +150,7 @@ _KIND_CONFIGS: dict[TopicKind, dict[str, str]] = {
     TopicKind.DELIVER: {"cleanup.policy": "delete", "retention.ms": str(7 * _DAY_MS)},
     TopicKind.STATE: {"cleanup.policy": "compact"},
     TopicKind.DLQ: {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)},
+    TopicKind.WEBHOOK_DLQ: {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)},
 }
 
 
@@ -148,5 +160,5 @@ def spec_for(name: str) -> TopicSpec:
     if ref.kind is TopicKind.SYSTEM:
         partitions, configs = _SYSTEM_SPECS[SystemTopic(ref.name)]
         return TopicSpec(ref.name, partitions, dict(configs))
-    partitions = 3 if ref.kind is TopicKind.DLQ else DATA_PARTITIONS
+    partitions = 3 if ref.kind in (TopicKind.DLQ, TopicKind.WEBHOOK_DLQ) else DATA_PARTITIONS
     return TopicSpec(ref.name, partitions, dict(_KIND_CONFIGS[ref.kind]))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from bus.registry.client import RegistryClient
 
 log = logging.getLogger(__name__)
+BACKFILL_SYSTEM = "bus-backfill"  # ce_source system of snapshots the bus derived from state
 
 
 @dataclass
@@ -70,7 +72,11 @@ class Pipeline:
         """Fetch every schema the batch refers to that is not cached yet (unknown ids -> None)."""
         for route in self._routes.all_routes():
             self._texts.setdefault(route.schema_id, json.dumps(route.compiled.schema))
-        for schema_id in framed_schema_ids(r.value for r in records) - self._texts.keys():
+        await self.prefetch_values([r.value for r in records])
+
+    async def prefetch_values(self, values: Iterable[bytes | None]) -> None:
+        """Fetch the schemas of framed values (state records read back after a restart, for backfill)."""
+        for schema_id in framed_schema_ids(values) - self._texts.keys():
             try:
                 self._texts[schema_id] = await self._registry.schema(schema_id)
                 self._subjects[schema_id] = frozenset(await self._registry.subjects_of(schema_id))
@@ -150,8 +156,59 @@ class Pipeline:
             envelope.sequence,
             None if is_delete else record.value,
             frozenset() if is_delete else frozenset(delivered),
+            record.partition,
         )
         result.outputs.append(self._state.put(state_topic, envelope.subject, state))
+        result.outputs += [self._audit_output(entry) for entry in result.audit]
+        return result
+
+    def snapshot(
+        self, route: Route, provider: str, rtype: str, key: str, event_id: str, now: datetime
+    ) -> Result:
+        """A backfill snapshot of ``key``'s current record for one agreement, by the live events' policy.
+
+        Run by the processor that owns the key, between its live batches, so a snapshot always
+        carries the newest state and can never overtake a live update to the same consumer.
+        """
+        state_topic = topics.state(provider, rtype)
+        current = self._state.get(state_topic, key)
+        record = self._previous(current, state_topic)
+        if current is None or record is None:
+            return Result()  # deleted since the backfill listed it, or its schema is gone
+        envelope = Envelope.new(
+            provider=provider,
+            system=BACKFILL_SYSTEM,
+            record_name=route.record_name,
+            kind=ChangeKind.SNAPSHOT,
+            subject=key,
+            sequence=current.sequence,
+            event_id=event_id,
+            time=now,
+        )
+        facts = EventFacts(
+            provider=provider,
+            record_type=rtype,
+            subject=key,
+            kind=ChangeKind.SNAPSHOT,
+            event_time=now,
+            record=record,
+            changed=None,
+            previous=None,
+            delivered_before=current.delivered,
+        )
+        result = Result()
+        for decision in evaluate(facts, [route.compiled], [], self._consent, now=now):
+            if isinstance(decision, Deny):
+                result.audit.append(self._entry(envelope, rtype, now, Decision.DENIED, denial=decision))
+                continue
+            agreement_id = route.compiled.agreement.id
+            value = self._serde.encode(route.schema_id, decision.record or {}, topic=route.topic)
+            headers = delivery_headers(envelope.to_headers(), envelope.type, agreement_id, None)
+            result.outputs.append(Output(route.topic, key.encode(), value, headers))
+            result.audit.append(self._entry(envelope, rtype, now, Decision.BACKFILLED, decision=decision))
+            if agreement_id not in current.delivered:
+                updated = replace(current, delivered=current.delivered | {agreement_id})
+                result.outputs.append(self._state.put(state_topic, key, updated))
         result.outputs += [self._audit_output(entry) for entry in result.audit]
         return result
 

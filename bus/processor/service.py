@@ -27,6 +27,7 @@ from bus.ids import SchemaId
 from bus.kafka import KafkaSettings, ensure_topics, iter_to_end, make_admin, make_consumer, make_producer
 from bus.policy.consent import ConsentView
 from bus.processor.agreements import AgreementsView, Routes
+from bus.processor.backfill import Backfiller, BackfillView
 from bus.processor.outputs import Output
 from bus.processor.pipeline import Pipeline, utc_now
 from bus.processor.state import StateStore
@@ -77,12 +78,15 @@ class Processor:
         self.consent = ConsentView()
         self.state = StateStore()
         self.routes = Routes(self.agreements, self.registry)
+        self.backfills = BackfillView()
+        self.backfiller = Backfiller(self.backfills, self.state, self.routes)
         self._keys: dict[tuple[str, str, str], Ed25519PublicKey] = {}
         self.verifier = Verifier(self._public_key)
         self._followers = [
             self.directory.follower(kafka),
             TopicFollower(kafka, topics.SystemTopic.AGREEMENTS, self.agreements.apply),
             TopicFollower(kafka, topics.SystemTopic.CONSENT, lambda r: self.consent.apply(r.key, r.value)),
+            TopicFollower(kafka, topics.SystemTopic.BACKFILL, self.backfills.apply),
         ]
         self._producer = make_producer(kafka)
         self._consumer = make_consumer(
@@ -155,7 +159,7 @@ class Processor:
             await self._reload_state(self._assigned)
             self._assigned = None
         records = [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
-        if not records:
+        if not records and not self.backfiller.pending(self.assignment):
             return 0
         await self.routes.refresh()
         await self.pipeline.prefetch(records)
@@ -163,14 +167,16 @@ class Processor:
         outputs: list[Output] = []
         for record in records:
             outputs += self.pipeline.process(record, now).outputs
+        outputs += await self.backfiller.step(self.pipeline, self.assignment, now)  # after live: never ahead
         await self._ensure_topics({o.topic for o in outputs})
         futures = [
             await self._producer.send(o.topic, key=o.key, value=o.value, headers=o.headers) for o in outputs
         ]
         await asyncio.gather(*futures)
-        await self._consumer.commit(
-            {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
-        )
+        if records:
+            await self._consumer.commit(
+                {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
+            )
         self.processed += len(records)
         return len(records)
 
@@ -178,6 +184,7 @@ class Processor:
         """Read back the state partitions that match the newly assigned ingress partitions."""
         self.assignment = assigned
         self.state.clear()
+        self.backfiller.reset()
         by_topic: dict[str, set[int]] = {}
         for tp in assigned:
             provider, rtype = tp.topic.split(".")[1:3]
@@ -187,7 +194,9 @@ class Processor:
                 continue
             async for records in iter_to_end(self.kafka, state_topic, partitions=partitions):
                 for r in records:
-                    self.state.load(state_topic, r.key, r.value, [(k, bytes(v)) for k, v in r.headers])
+                    self.state.load(
+                        state_topic, r.partition, r.key, r.value, [(k, bytes(v)) for k, v in r.headers]
+                    )
 
     async def _ensure_topics(self, names: set[str]) -> None:
         missing = [n for n in names if n not in self._known_topics]

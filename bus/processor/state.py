@@ -22,6 +22,7 @@ class KeyState:
     sequence: int | None
     value: bytes | None  # Confluent-framed full record; None after a delete
     delivered: frozenset[str]
+    partition: int  # of the ingress and state topics alike (same key, same partition count)
 
 
 class StateStore:
@@ -41,7 +42,9 @@ class StateStore:
             headers.append((SEQUENCE_HEADER, str(state.sequence).encode()))
         return Output(topic, key.encode(), state.value, headers)
 
-    def load(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+    def load(
+        self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> None:
         """Apply one record read back from a state topic (latest per key wins)."""
         if key is None:
             return
@@ -52,7 +55,16 @@ class StateStore:
             int(sequence) if sequence.isdigit() else None,
             value,
             frozenset(d for d in delivered.split(",") if d),
+            partition,
         )
+
+    def keys(self, topic: str, partitions: set[int]) -> list[str]:
+        """Keys with a current record in ``topic``'s given partitions (a copy: the store keeps changing)."""
+        return [
+            key
+            for (t, key), state in self._states.items()
+            if t == topic and state.partition in partitions and state.value is not None
+        ]
 
     def clear(self) -> None:
         """Forget everything (after a rebalance the owned partitions are read back in)."""

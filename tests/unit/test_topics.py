@@ -14,6 +14,7 @@ def test_builders_follow_design_names() -> None:
     assert topics.deliver("tax", "civil-to-tax") == "deliver.tax.civil-to-tax"
     assert topics.state("land-registry", "land_parcel") == "state.land-registry.land_parcel"
     assert topics.dlq("civil-registry") == "dlq.civil-registry"
+    assert topics.dlq_webhook("tax") == "dlq.webhook.tax"
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,8 @@ def test_builders_follow_design_names() -> None:
         ("deliver.tax.civil-to-tax", TopicKind.DELIVER, "tax"),
         ("state.civil-registry.person", TopicKind.STATE, "civil-registry"),
         ("dlq.civil-registry", TopicKind.DLQ, "civil-registry"),
+        ("dlq.webhook.tax", TopicKind.WEBHOOK_DLQ, "tax"),
+        ("dlq.webhook", TopicKind.DLQ, "webhook"),
         ("bus.audit", TopicKind.SYSTEM, None),
     ],
 )
@@ -48,6 +51,8 @@ def test_parse_round_trips_delivery_agreement() -> None:
         (lambda: topics.ingress("-tax", "person"), "agency id '-tax'"),
         (lambda: topics.deliver("tax", "a.b"), "agreement id 'a.b'"),
         (lambda: topics.dlq(""), "agency id ''"),
+        (lambda: topics.dlq_webhook("Tax"), "agency id 'Tax'"),
+        (lambda: topics.parse("dlq.webhook.Tax"), "agency id 'Tax'"),
     ],
 )
 def test_invalid_part_is_named_in_the_error(call: object, named: str) -> None:
@@ -56,7 +61,10 @@ def test_invalid_part_is_named_in_the_error(call: object, named: str) -> None:
     assert info.value.hint
 
 
-@pytest.mark.parametrize("name", ["ingress.tax", "foo.bar.baz", "deliver.tax.x.y", "bus.other", ""])
+@pytest.mark.parametrize(
+    "name",
+    ["ingress.tax", "foo.bar.baz", "deliver.tax.x.y", "bus.other", "", "dlq.other.tax", "dlq.webhook.a.b"],
+)
 def test_parse_rejects_names_outside_the_scheme(name: str) -> None:
     with pytest.raises(TopicNameError, match="not a bus topic name"):
         topics.parse(name)
@@ -85,3 +93,8 @@ def test_data_topics_share_partition_count_for_co_partitioning() -> None:
         for n in ("ingress.civil-registry.person", "state.civil-registry.person", "deliver.tax.civil-to-tax")
     }
     assert counts == {topics.DATA_PARTITIONS}
+
+
+def test_webhook_dead_letters_are_kept_like_provider_dead_letters() -> None:
+    spec = topics.spec_for("dlq.webhook.tax")
+    assert (spec.partitions, spec.configs) == (3, topics.spec_for("dlq.tax").configs)
