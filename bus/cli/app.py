@@ -9,7 +9,10 @@ from bus import __version__
 from bus.cli import (
     agencies,
     agreements,
+    audit,
+    backfill,
     broker,
+    connect,
     dlq,
     gateway,
     processor,
@@ -35,8 +38,11 @@ app.add_typer(gateway.app, name="gateway")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(processor.app, name="processor")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(audit.app, name="audit")
+app.add_typer(connect.app, name="connect")
 app.command("publish")(publish.publish)
 app.command("up")(up.up)
+app.command("backfill")(backfill.backfill)
 
 
 @app.command("version")

@@ -27,6 +27,9 @@ PURE_MODULES = [
     "bus.policy.evaluate",
     "bus.policy.consent",
     "bus.audit.entry",
+    "bus.audit.chain",
+    "bus.audit.checkpoint",
+    "bus.audit.errors",
 ]
 FORBIDDEN = ["aiokafka", "faust", "fastapi", "starlette", "sqlalchemy", "httpx", "confluent_kafka"]
 
