@@ -2,9 +2,49 @@
 
 from __future__ import annotations
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 SPOOL_DEPTH = Gauge("bus_spool_depth", "Record changes waiting in a publisher's spool.", ["agency"])
 SPOOL_OLDEST = Gauge(
     "bus_spool_oldest_seconds", "Age of the oldest record change waiting in a publisher's spool.", ["agency"]
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "bus_webhook_attempts_total",
+    "Webhook POSTs by outcome (delivered, server_error, throttled, timeout, connection_error, rejected).",
+    ["agency", "outcome"],
+)
+EVENTS_INGESTED = Counter(
+    "bus_events_ingested_total", "Record changes read from ingress topics.", ["provider", "type"]
+)
+DELIVERIES = Counter(
+    "bus_deliveries_total", "Projected records delivered (live and backfill).", ["consumer", "agreement"]
+)
+DENIALS = Counter("bus_denials_total", "Deliveries refused by policy, by reason.", ["reason", "consumer"])
+DEAD_LETTERS = Counter(
+    "bus_dead_letters_total", "Inputs parked on dlq.<provider>, by reason.", ["provider", "reason"]
+)
+END_TO_END = Histogram(
+    "bus_end_to_end_seconds",
+    "From ce_time (published) to the delivery being written.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+PROCESSING = Histogram(
+    "bus_processing_seconds",
+    "Time to process one processor batch, from fetch to committed offsets.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+CONSUMER_LAG = Gauge(
+    "bus_consumer_lag", "Records behind the high watermark, summed over partitions.", ["group", "topic"]
+)
+REGISTRY_REQUESTS = Counter(
+    "bus_registry_requests_total", "Schema registry HTTP requests.", ["method", "route", "status"]
+)
+PAPER_AVOIDED = Counter(
+    "bus_paper_requests_avoided_total",
+    "Deliveries that made a paper certificate unnecessary (the agreement's `replaces`).",
+    ["certificate"],
+)
+AUDIT_CHAIN_VERIFIED = Gauge(
+    "bus_audit_chain_verified", "1 when the last audit chain verification passed, 0 when it found a break."
+)
+AUDIT_ARCHIVED = Counter("bus_audit_archived_total", "Audit entries written to the SQL archive.")
