@@ -53,10 +53,16 @@ def add(
             raise ConfigError(f"agency {agency!r} already exists", hint="pass --rotate to issue a new token")
         token = new_token()
         keys = existing.public_keys if existing else {}
-        await put_agency(
-            settings,
-            AgencyEntry(id=agency, name=name, role=role, token_hashes=(hash_token(token),), public_keys=keys),
+        webhook = existing.webhook if existing else None
+        entry = AgencyEntry(
+            id=agency,
+            name=name,
+            role=role,
+            token_hashes=(hash_token(token),),
+            public_keys=keys,
+            webhook=webhook,
         )
+        await put_agency(settings, entry)
         console.print(f"agency [bold]{agency}[/] ({role.value}) saved; its token (shown once):")
         print(token)
 

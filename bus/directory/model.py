@@ -19,6 +19,20 @@ class Role(StrEnum):
     OPERATOR = "operator"
 
 
+class WebhookEntry(BaseModel):
+    """Where the webhook dispatcher POSTs an agency's deliveries (``bus webhooks add``).
+
+    The secret must be readable by the dispatcher to sign (HMAC), so it cannot be hashed like
+    tokens; ``bus.agencies`` is readable only by bus components (docs/webhooks.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://[^\s/]+\S*$", max_length=2000)
+    secret: str = Field(pattern=r"^whsec_[A-Za-z0-9+/]{32,}={0,2}$", repr=False)
+    horizon_s: float | None = Field(default=None, gt=0)
+
+
 class AgencyEntry(BaseModel):
     """One value on ``bus.agencies`` (key = agency id); a tombstone removes the agency."""
 
@@ -29,6 +43,7 @@ class AgencyEntry(BaseModel):
     role: Role = Role.AGENCY
     token_hashes: tuple[str, ...] = ()
     public_keys: dict[str, str] = Field(default_factory=dict)
+    webhook: WebhookEntry | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,79 @@
+"""The HTTP request for one update: a structured-mode CloudEvents JSON body, signed per Standard Webhooks.
+
+Pure (no I/O): the dispatcher builds the body once per update and re-signs it per attempt,
+because ``webhook-timestamp`` must be fresh (receivers reject signatures older than 5 minutes).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+import uuid
+from decimal import Decimal
+from typing import Any, Final
+
+from standardwebhooks import Webhook
+
+from bus import __version__
+from bus.subscriber.update import Update
+
+CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
+USER_AGENT: Final = f"agency-bus-webhooks/{__version__}"
+SECRET_PREFIX: Final = "whsec_"
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _json_value(value: object) -> Any:
+    """Avro logical types in JSON: dates/times as ISO 8601, decimals as strings, bytes as base64."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot put a {type(value).__name__} into a webhook body")
+
+
+def cloudevent(update: Update) -> dict[str, Any]:
+    """CloudEvents 1.0 structured form of an update; extension attributes only when known."""
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": update.event_id,
+        "source": update.source,
+        "type": f"{update.record_name}.{update.kind.value}",
+        "subject": update.subject,
+        "time": update.event_time.isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "agreement": update.agreement,
+    }
+    if update.legal_basis is not None:
+        event["legalbasis"] = update.legal_basis
+    if update.sequence is not None:
+        event["sequence"] = update.sequence
+    if update.changed:
+        event["changed"] = ",".join(update.changed)
+    event["data"] = update.record
+    return event
+
+
+def body_text(update: Update) -> str:
+    """The exact text that is signed and sent (UTF-8, compact separators)."""
+    return json.dumps(cloudevent(update), default=_json_value, ensure_ascii=False, separators=(",", ":"))
+
+
+def signed_headers(webhook: Webhook, message_id: str, body: str, now: dt.datetime) -> dict[str, str]:
+    """Standard Webhooks headers for one attempt (``webhook-id`` = ce_id, the receiver's dedup key)."""
+    now = now.astimezone(dt.UTC)  # the library reads the wall-clock fields as UTC
+    return {
+        "content-type": CONTENT_TYPE,
+        "user-agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": webhook.sign(message_id, now, body),
+    }
