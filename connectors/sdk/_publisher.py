@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -26,13 +27,20 @@ from connectors.spool import NewEvent, Spool
 
 @dataclass(frozen=True)
 class Change:
-    """One record change: ``record`` is the after-image (None for a delete)."""
+    """One record change: ``record`` is the after-image (None for a delete).
+
+    ``event_id`` (a UUID) and ``time`` are for sources that can re-read a change, such as change
+    capture: the same change then gets the same ``ce_id`` and ``ce_time`` (DESIGN §8); by default
+    a fresh UUID4 and now.
+    """
 
     kind: ChangeKind
     record_type: str
     key: str
     record: Mapping[str, Any] | None
     changed: Sequence[str] | None = None
+    event_id: str | None = None
+    time: datetime | None = None
 
 
 class Publisher:
@@ -153,6 +161,8 @@ class Publisher:
                     value,
                     tx.next_sequence(change.key),
                     change.changed,
+                    change.event_id,
+                    change.time,
                 )
                 for change, schema, value in prepared
             ]
