@@ -13,14 +13,17 @@ from bus.cli import (
     backfill,
     broker,
     connect,
+    connect_postgres,
     dlq,
     gateway,
     processor,
     publish,
     registry,
     schemas,
+    subscribe,
     topics,
     up,
+    webhooks,
 )
 
 app = typer.Typer(
@@ -39,10 +42,13 @@ app.add_typer(agreements.app, name="agreements")
 app.add_typer(processor.app, name="processor")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(audit.app, name="audit")
+connect.app.command("postgres")(connect_postgres.postgres)
 app.add_typer(connect.app, name="connect")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("publish")(publish.publish)
 app.command("up")(up.up)
 app.command("backfill")(backfill.backfill)
+app.command("subscribe")(subscribe.subscribe)
 
 
 @app.command("version")

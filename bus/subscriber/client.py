@@ -63,6 +63,7 @@ class Subscriber:
         profile: BrokerProfile = BrokerProfile.KAFKA,
         retention: timedelta = timedelta(days=7),
         max_batch: int = 500,
+        operator_token: str | None = None,
     ) -> None:
         self.agency = agency_id(agency)
         self._token = token
@@ -72,7 +73,7 @@ class Subscriber:
             else KafkaSettings(bootstrap=bootstrap, broker_profile=profile)
         )
         self._registry = RegistryClient(registry)
-        self._directory = AgencyDirectory()
+        self._directory = AgencyDirectory(operator_token)
         self._agreements = AgreementsView()
         self._followers = [
             self._directory.follower(self._settings),
@@ -137,6 +138,36 @@ class Subscriber:
         """
         async for _, item in self._items(agreement, follow=follow):
             yield item
+
+    async def peek(self, agreement: str, *, follow: bool = False) -> AsyncIterator[Item]:
+        """Everything on the agreement's topic from the start, without a group, acks or dedup.
+
+        For operators and demos (``bus subscribe``): it never moves the agency's own position.
+        """
+        topic = self.topic_for(agreement)
+        await create_topics(self._settings, [spec_for(topic)])
+        consumer = make_consumer(self._settings, max_poll_records=self._max_batch)
+        await consumer.start()
+        try:
+            await consumer.topics()
+            consumer.assign(
+                [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            )
+            await consumer.seek_to_beginning()
+            while True:
+                records = await self._next_batch(consumer)
+                for record in records:
+                    yield self._decoder.decode(record)
+                if not follow and not records and await _caught_up(consumer):
+                    return
+        finally:
+            await consumer.stop()
+
+    async def _next_batch(self, consumer: AIOKafkaConsumer) -> list[ConsumerRecord[bytes, bytes]]:
+        batch = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
+        records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
+        await self._decoder.prefetch(records)
+        return records
 
     async def run(
         self,
@@ -215,9 +246,7 @@ class Subscriber:
         try:
             consumer.subscribe([topic])
             while True:
-                batch = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
-                records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
-                await self._decoder.prefetch(records)
+                records = await self._next_batch(consumer)
                 for record in records:
                     offsets.track(record)
                     item = self._decoder.decode(record, self._acker(offsets, record, agreement))
