@@ -6,6 +6,7 @@ Schemas are fetched per batch first (``prefetch``), so decoding itself makes no 
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from bus.envelope import ChangeKind, Envelope
@@ -23,20 +24,29 @@ if TYPE_CHECKING:
     from bus.registry.client import RegistryClient
 
 
+_RETRY_MISS_S = 30.0
+
+
 class DeliveryDecoder:
     def __init__(self, registry: RegistryClient, legal_basis: Callable[[str], str | None]) -> None:
         self._registry = registry
         self._legal_basis = legal_basis
         self._texts: dict[SchemaId, str | None] = {}
+        self._misses: dict[SchemaId, float] = {}  # unknown ids are asked again later (another registry
+        # instance may not have caught up with a just-registered delivery schema yet)
         self._serde = AvroSerde(self._texts.get)
 
     async def prefetch(self, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
         """Fetch every schema id the records use that is not cached yet (unknown ids are remembered)."""
-        for schema_id in framed_schema_ids(r.value for r in records) - self._texts.keys():
+        now = time.monotonic()
+        retry = {i for i, at in self._misses.items() if now - at > _RETRY_MISS_S}
+        for schema_id in framed_schema_ids(r.value for r in records) - (self._texts.keys() - retry):
             try:
                 self._texts[schema_id] = await self._registry.schema(schema_id)
+                self._misses.pop(schema_id, None)
             except SchemaNotFound:
                 self._texts[schema_id] = None
+                self._misses[schema_id] = now
 
     def decode(self, record: ConsumerRecord[bytes, bytes], ack: Ack = _no_ack) -> Update | DeliveryError:
         headers = [(k, bytes(v)) for k, v in record.headers]
