@@ -24,6 +24,7 @@ from bus import topics
 from bus.audit.entry import Decision
 from bus.ids import TopicName
 from bus.processor.outputs import Output
+from bus.processor.pipeline import Result
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord, TopicPartition
@@ -127,11 +128,11 @@ class Backfiller:
     def pending(self, assignment: set[TopicPartition]) -> bool:
         return self._job is not None or self._next_job(assignment) is not None
 
-    async def step(self, pipeline: Pipeline, assignment: set[TopicPartition], now: datetime) -> list[Output]:
-        """Snapshot the next chunk of keys; progress records for the partitions touched."""
+    async def step(self, pipeline: Pipeline, assignment: set[TopicPartition], now: datetime) -> Result:
+        """Snapshot the next chunk of keys: their outputs and audit entries, and progress records."""
         job = self._job or self._next_job(assignment)
         if job is None:
-            return []
+            return Result()
         self._job = job
         chunk = job.keys[job.position : job.position + self._chunk]
         job.position += len(chunk)
@@ -139,7 +140,7 @@ class Backfiller:
         await pipeline.prefetch_values(
             [s.value for s in (self._state.get(state_topic, k) for k in chunk) if s is not None]
         )
-        outputs: list[Output] = []
+        done = Result()
         touched: set[int] = set()
         for key in chunk:
             current = self._state.get(state_topic, key)
@@ -147,7 +148,8 @@ class Backfiller:
                 continue
             event_id = snapshot_event_id(job.request.agreement, key, current.sequence, current.value)
             result = pipeline.snapshot(job.route, job.provider, job.rtype, key, event_id, now)
-            outputs += result.outputs
+            done.outputs += result.outputs
+            done.audit += result.audit
             counts = job.counts[current.partition]
             delivered = sum(1 for e in result.audit if e.decision is Decision.BACKFILLED)
             job.counts[current.partition] = counts.model_copy(
@@ -166,8 +168,8 @@ class Backfiller:
             progress = job.counts[partition].model_copy(update={"done": finished})
             if finished:
                 self._view.progress[(job.request.id, partition)] = progress
-            outputs.append(_progress_output(progress))
-        return outputs
+            done.outputs.append(_progress_output(progress))
+        return done
 
     def _next_job(self, assignment: set[TopicPartition]) -> _Job | None:
         for request in sorted(self._view.requests.values(), key=lambda r: r.requested_at):

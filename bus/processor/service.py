@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import time
 from collections.abc import Callable
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -19,15 +21,17 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus import topics
-from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT
+from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT, AuditEntry
 from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
 from bus.follow import TopicFollower
 from bus.ids import SchemaId
 from bus.kafka import KafkaSettings, ensure_topics, iter_to_end, make_admin, make_consumer, make_producer
+from bus.metrics import CONSUMER_LAG, PROCESSING
 from bus.policy.consent import ConsentView
 from bus.processor.agreements import AgreementsView, Routes
 from bus.processor.backfill import Backfiller, BackfillView
+from bus.processor.observe import count_decisions, count_ingested
 from bus.processor.outputs import Output
 from bus.processor.pipeline import Pipeline, utc_now
 from bus.processor.state import StateStore
@@ -98,6 +102,7 @@ class Processor:
         self.pipeline: Pipeline | None = None
         self.processed = 0
         self.assignment: set[TopicPartition] = set()
+        self._lag_reported = 0.0
 
     def _public_key(self, agency: str, key_id: str) -> Ed25519PublicKey | None:
         entry = self.directory.get(agency)
@@ -161,13 +166,19 @@ class Processor:
         records = [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
         if not records and not self.backfiller.pending(self.assignment):
             return 0
+        started = time.perf_counter()
         await self.routes.refresh()
         await self.pipeline.prefetch(records)
         now = utc_now()
         outputs: list[Output] = []
+        entries: list[AuditEntry] = []
         for record in records:
-            outputs += self.pipeline.process(record, now).outputs
-        outputs += await self.backfiller.step(self.pipeline, self.assignment, now)  # after live: never ahead
+            result = self.pipeline.process(record, now)
+            outputs += result.outputs
+            entries += result.audit
+        backfill = await self.backfiller.step(self.pipeline, self.assignment, now)  # after live: never ahead
+        outputs += backfill.outputs
+        entries += backfill.audit
         await self._ensure_topics({o.topic for o in outputs})
         futures = [
             await self._producer.send(o.topic, key=o.key, value=o.value, headers=o.headers) for o in outputs
@@ -178,7 +189,34 @@ class Processor:
                 {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
             )
         self.processed += len(records)
+        count_ingested(r.topic for r in records)
+        count_decisions(entries, utc_now())
+        PROCESSING.observe(time.perf_counter() - started)
+        await self._report_lag()
         return len(records)
+
+    async def _report_lag(self) -> None:
+        """``bus_consumer_lag`` per ingress topic, at most once a second (positions are local)."""
+        if time.monotonic() - self._lag_reported < 1.0:
+            return
+        self._lag_reported = time.monotonic()
+        lag: dict[str, int] = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - await self._consumer.position(tp))
+        for topic, behind in lag.items():
+            CONSUMER_LAG.labels(group=self.settings.group_id, topic=topic).set(behind)
+
+    async def ready(self) -> tuple[bool, str]:
+        """Readiness: the broker answers and this worker holds ingress partitions (if any exist)."""
+        await self._admin.describe_cluster()
+        if self.assignment:
+            return True, f"{len(self.assignment)} ingress partitions assigned"
+        pattern = re.compile(self.settings.topic_pattern)
+        if not any(pattern.match(t) for t in await self._admin.list_topics()):
+            return True, "no ingress topic exists yet"
+        return False, f"no ingress partitions assigned yet (group {self.settings.group_id} rebalancing?)"
 
     async def _reload_state(self, assigned: set[TopicPartition]) -> None:
         """Read back the state partitions that match the newly assigned ingress partitions."""
