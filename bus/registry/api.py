@@ -7,16 +7,19 @@ body in one handler; routes never build error responses themselves.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bus.directory.model import Principal
 from bus.directory.view import AgencyDirectory
 from bus.http_limits import BodySizeLimit
+from bus.metrics import REGISTRY_REQUESTS
+from bus.ops_http import ops_routes
 from bus.registry.access import require_operator, require_subject_write
 from bus.registry.compat import parse_level
 from bus.registry.errors import BadRequest, InvalidSchema, PayloadTooLarge, RegistryError, SchemaNotFound
@@ -85,6 +88,9 @@ def _render(error: Exception) -> tuple[bytes, str]:
     return json.dumps({"error_code": code, "message": str(error)}).encode(), MEDIA_TYPE
 
 
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
+
+
 def create_app(store: SchemaStore, directory: AgencyDirectory, *, max_body_bytes: int = 1 << 20) -> FastAPI:
     """The registry's FastAPI app; OpenAPI docs at ``/docs``."""
     app = FastAPI(
@@ -121,14 +127,20 @@ def create_app(store: SchemaStore, directory: AgencyDirectory, *, max_body_bytes
             error = BadRequest("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
         return await registry_error(request, error)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def caught_up() -> tuple[bool, str]:
+        return (True, "bus.schemas read to its end") if store.ready else (False, "still reading bus.schemas")
 
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
-        ready = store.ready
-        return RegistryJSON({"ready": ready}, status_code=200 if ready else 503)
+    app.router.routes.extend(ops_routes({"schemas": caught_up}))
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: bounded labels
+        method = request.method if request.method in _METHODS else "OTHER"
+        REGISTRY_REQUESTS.labels(method=method, route=route, status=str(response.status_code)).inc()
+        return response
 
     @app.get("/", include_in_schema=False)
     async def root() -> dict[str, Any]:
