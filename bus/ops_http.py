@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bus.http_server import serve_app
+
 Check = Callable[[], Awaitable[tuple[bool, str]]]
 _CHECK_TIMEOUT_S = 3.0
 
@@ -54,3 +56,21 @@ def ops_routes(checks: Mapping[str, Check]) -> list[Route]:
 def ops_app(checks: Mapping[str, Check]) -> Starlette:
     """A standalone app for components without an HTTP API of their own (processor, webhooks, archive)."""
     return Starlette(routes=ops_routes(checks))
+
+
+class OpsServer:
+    """The ops endpoints on their own port, for components that have no HTTP API (an ``HttpService``)."""
+
+    def __init__(self, checks: Mapping[str, Check], *, host: str, port: int) -> None:
+        self._app = ops_app(checks)
+        self._host = host
+        self.port = port
+
+    async def start(self) -> None:
+        return None
+
+    async def serve(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
+        await serve_app(self._app, host=self._host, port=self.port, stop=stop, on_started=on_started)
+
+    async def stop(self) -> None:
+        return None

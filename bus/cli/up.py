@@ -3,34 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
 from bus import topics
+from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.read import read_audit
+from bus.audit.watch import ChainWatch
+from bus.broker.embedded import free_port
 from bus.cli.agreements import apply_folder
 from bus.cli.broker import embedded_broker, storage_line
 from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, Ephemeral, Profile
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
+from bus.demo.portal_receiver import PortalReceiver
 from bus.demo.scenario import Step, run_scenario
+from bus.directory.model import WebhookEntry
 from bus.directory.tokens import new_token
 from bus.gateway.service import GatewayService, GatewaySettings
 from bus.kafka import BrokerProfile, KafkaSettings, create_topics
+from bus.metrics import EVENTS_INGESTED
+from bus.ops_http import Check, OpsServer
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.catalogue import apply_catalogue
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
+from bus.supervise import Component, Served, Supervisor
+from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 
 console = Console()
 SOURCE_TREE = Path(__file__).resolve().parents[2]
@@ -47,7 +57,10 @@ def up(
     ] = False,
     broker_port: Annotated[int | None, typer.Option(help="Embedded broker port.")] = None,
     registry_port: Annotated[int, typer.Option(help="Schema registry port.")] = 8081,
-    api_port: Annotated[int, typer.Option(help="Gateway (HTTP ingestion) port.")] = 8080,
+    api_port: Annotated[int, typer.Option(help="Gateway (HTTP ingestion, tracker) port.")] = 8080,
+    ops_port: Annotated[
+        int, typer.Option(help="Health (/healthz, /readyz) and Prometheus /metrics of the whole bus.")
+    ] = 9100,
     schemas: Annotated[Path, typer.Option(help="Canonical schemas folder.")] = SOURCE_TREE / "schemas",
     agreements: Annotated[Path, typer.Option(help="Agreements folder.")] = SOURCE_TREE
     / "deploy"
@@ -74,37 +87,66 @@ def up(
             given_token = os.environ.get("BUS_OPERATOR_TOKEN")
             token = given_token or new_token()
             registry_url = f"http://127.0.0.1:{registry_port}"
-            tasks: list[asyncio.Task[None]] = []
+            local = Path(tempfile.mkdtemp(prefix="bus-local-")) if ephemeral or bootstrap else data_dir
+            audit_db = f"sqlite:///{local / 'audit.sqlite'}"
+            audit_key = local / "audit-key.pem"
+            supervisor = Supervisor(_report)
+            stack.push_async_callback(supervisor.wait)  # unwinds after stop.set below, before the broker
+            stack.callback(stop.set)
 
-            registry = RegistryService(settings, RegistrySettings(port=registry_port, operator_token=token))
-            await registry.start()
-            stack.push_async_callback(registry.stop)
-            started = asyncio.Event()
-            tasks.append(asyncio.create_task(registry.serve(stop, on_started=started.set)))
-            await _first_of(started.wait(), tasks)
+            def registry() -> Component:
+                return Served(
+                    RegistryService(settings, RegistrySettings(port=registry_port, operator_token=token))
+                )
+
+            await supervisor.launch("registry", registry, stop)
             async with RegistryClient(registry_url, token=token) as client:
                 applied = await apply_catalogue(client, schemas)
+            # ingress topics exist before anyone publishes: an auto-created topic would get the
+            # broker's default partition count and break co-partitioning with state topics
+            await create_topics(
+                settings, [topics.spec_for(e.subject.removesuffix("-value")) for e, _ in applied]
+            )
             added, changed, revoked, _ = await apply_folder(settings, registry_url, agreements)
 
-            key_dir = Path(tempfile.mkdtemp(prefix="bus-keys-")) if ephemeral or bootstrap else data_dir
-            gateway = GatewayService(
-                settings,
-                GatewaySettings(
-                    port=api_port, registry_url=registry_url, key_file=key_dir / "gateway-key.pem"
-                ),
-            )
-            await gateway.start()
-            stack.push_async_callback(gateway.stop)
-            started = asyncio.Event()
-            tasks.append(asyncio.create_task(gateway.serve(stop, on_started=started.set)))
-            await _first_of(started.wait(), tasks)
+            def archiver() -> Component:
+                return Archiver(
+                    settings, ArchiveSettings(db_url=audit_db, registry_url=registry_url, key_file=audit_key)
+                )
 
-            processor = Processor(
-                settings, ProcessorSettings(registry_url=registry_url, operator_token=token)
+            def gateway() -> Component:
+                gateway_settings = GatewaySettings(
+                    port=api_port,
+                    registry_url=registry_url,
+                    key_file=local / "gateway-key.pem",
+                    audit_db_url=audit_db,
+                    operator_token=token,
+                )
+                return Served(GatewayService(settings, gateway_settings))
+
+            def processor() -> Component:
+                return Processor(settings, ProcessorSettings(registry_url=registry_url, operator_token=token))
+
+            def webhooks() -> Component:
+                return WebhookDispatcher(settings, WebhookSettings(registry_url=registry_url))
+
+            def chain_watch() -> Component:
+                return ChainWatch(settings, audit_db, audit_key)
+
+            # the archiver first: it creates the archive that the gateway's tracker reads
+            for name, make in (
+                ("archiver", archiver),
+                ("gateway", gateway),
+                ("processor", processor),
+                ("webhooks", webhooks),
+                ("audit-verify", chain_watch),
+            ):
+                await supervisor.launch(name, make, stop)
+            checks = {c.name: _component_check(supervisor, c.name) for c in supervisor.components}
+            checks["processor"] = _processor_check(supervisor)
+            await supervisor.launch(
+                "ops", lambda: Served(OpsServer(checks, host="127.0.0.1", port=ops_port)), stop
             )
-            await processor.start()
-            stack.push_async_callback(processor.stop)
-            tasks.append(asyncio.create_task(processor.run(stop)))
 
             token_line = (
                 "operator token: from BUS_OPERATOR_TOKEN"
@@ -115,9 +157,13 @@ def up(
                 Panel.fit(
                     f"broker:     {where}\n"
                     f"registry:   {registry_url} ({len(applied)} subjects from {schemas})\n"
-                    f"gateway:    http://127.0.0.1:{api_port} (POST /v1/events/{{type}})\n"
+                    f"gateway:    http://127.0.0.1:{api_port} (POST /v1/events/{{type}}, "
+                    "/v1/audit/subjects/{key}, /v1/consent, /tracker/{key})\n"
                     f"processor:  running; agreements {len(added)} added, {len(changed)} changed, "
                     f"{len(revoked)} revoked from {agreements}\n"
+                    "webhooks:   dispatching to agencies registered with `bus webhooks add`\n"
+                    f"audit:      archived to {audit_db}, chain re-verified every minute\n"
+                    f"operations: http://127.0.0.1:{ops_port}/metrics, /healthz, /readyz\n"
                     f"{token_line}\nexport BUS_BOOTSTRAP={settings.bootstrap} "
                     f"BUS_BROKER_PROFILE={settings.broker_profile} BUS_REGISTRY_URL={registry_url}",
                     title="agency-bus is up",
@@ -127,32 +173,81 @@ def up(
             if demo:
                 # the demo's spools live with the data, so a second run continues each key's sequence
                 demo_dir = None if ephemeral or bootstrap else data_dir / "demo"
-                steps = await run_scenario(settings, registry_url, demo_dir)
-                show_decisions(steps, await _decisions(settings, registry_url, steps, tasks))
+                portal = PortalReceiver(free_port())
+                await supervisor.launch("portal (demo)", lambda: Served(portal), stop)
+                webhook = WebhookEntry(url=portal.url, secret=portal.secret)
+                steps = await run_scenario(settings, registry_url, demo_dir, portal_webhook=webhook)
+                entries = await _decisions(settings, registry_url, steps)
+                show_decisions(steps, entries)
+                await _show_portal(portal, entries)
             console.print("press Ctrl-C to stop")
-            await _first_of(stop.wait(), tasks)
+            await _status_until(stop, supervisor)
             console.print("stopping…")
-            stop.set()
-            for task in tasks:
-                await task
 
     run(body())
 
 
-async def _first_of(waiting: Coroutine[Any, Any, Any], tasks: list[asyncio.Task[None]]) -> None:
-    """Wait for ``waiting``; if a component stops first (e.g. port in use), raise its error now."""
-    waiter = asyncio.ensure_future(waiting)
-    done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-    for task in tasks:
-        if task in done and waiter not in done:
-            waiter.cancel()
-            task.result()
-            raise RuntimeError(f"component {task.get_name()} stopped unexpectedly")
+async def _show_portal(portal: PortalReceiver, entries: list[dict[str, Any]]) -> None:
+    """The portal has no Kafka: show that its deliveries arrived as verified webhooks."""
+    expected = sum(1 for e in entries if e["consumer"] == "egov-portal" and e["decision"] == "DELIVERED")
+    for _ in range(100):
+        if len(portal.received) >= expected:
+            break
+        await asyncio.sleep(0.1)
+    console.print(
+        f"egov-portal (no Kafka) received {len(portal.received)} of {expected} updates as signed webhooks "
+        f"at {portal.url}; signatures verified, {portal.rejected} rejected"
+    )
 
 
-async def _decisions(
-    settings: KafkaSettings, registry_url: str, steps: list[Step], tasks: list[asyncio.Task[None]]
-) -> list[dict[str, Any]]:
+def _report(component: str, what: str) -> None:
+    console.print(f"[yellow]{component}[/]: {what}")
+
+
+def _component_check(supervisor: Supervisor, name: str) -> Check:
+    async def check() -> tuple[bool, str]:
+        found = next(c for c in supervisor.components if c.name == name)
+        error = f", last error: {found.last_error}" if found.last_error else ""
+        return found.state == "running", f"{found.state}, {found.restarts} restarts{error}"
+
+    return check
+
+
+def _processor_check(supervisor: Supervisor) -> Check:
+    async def check() -> tuple[bool, str]:
+        current = supervisor.current("processor")
+        if not isinstance(current, Processor):
+            return False, "not running"
+        return await current.ready()
+
+    return check
+
+
+async def _status_until(stop: asyncio.Event, supervisor: Supervisor) -> None:
+    """On a terminal, one live status panel (components, restarts, events/s) until Ctrl-C."""
+    if not console.is_terminal:
+        await stop.wait()
+        return
+    last = _ingested()
+    with Live(console=console, refresh_per_second=1) as live:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            now = _ingested()
+            rate, last = now - last, now
+            states = "  ".join(
+                f"{c.name}: {c.state}" + (f" ({c.restarts} restarts)" if c.restarts else "")
+                for c in supervisor.components
+            )
+            live.update(Panel.fit(f"{states}\nevents/s: {rate:,.0f}", title="status"))
+
+
+def _ingested() -> float:
+    samples = (s for metric in EVENTS_INGESTED.collect() for s in metric.samples)
+    return sum(s.value for s in samples if s.name.endswith("_total"))
+
+
+async def _decisions(settings: KafkaSettings, registry_url: str, steps: list[Step]) -> list[dict[str, Any]]:
     """The audit entries of the scenario's events, once every event has been decided on."""
     wanted = {event_id for step in steps for event_id in step.event_ids}
     entries: list[dict[str, Any]] = []
@@ -161,7 +256,7 @@ async def _decisions(
         if {e["event_id"] for e in entries} == wanted:
             await asyncio.sleep(0.5)  # the rest of the last batch's entries
             return [e for e in await read_audit(settings, registry_url) if e["event_id"] in wanted]
-        await _first_of(asyncio.sleep(0.2), tasks)
+        await asyncio.sleep(0.2)
     return entries
 
 

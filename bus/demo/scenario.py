@@ -5,7 +5,10 @@
 2. the citizen moves: an address change reaches tax, social protection and the portal;
 3. the citizen grants the clinic consent in the wallet, the civil registry corrects the
    citizen's patronymic: now the clinic receives it;
-4. the land registry records the sale of a parcel to the citizen: tax learns of it.
+4. the land registry records the sale of a parcel to the citizen: tax learns of it;
+5. an old system of the civil registry sends bytes that are not a record: they are parked on
+   ``dlq.civil-registry`` with the reason, and nobody receives them.
+The portal has no Kafka: it receives its updates as signed webhooks (``portal_webhook``).
 Every step is published through the SDK (validated, signed, spooled) and decided by the
 processor; the table shown is read back from the audit trail.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +27,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.consent import record_consent
-from bus.directory.model import AgencyEntry
+from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
-from bus.envelope import ChangeKind
-from bus.kafka import KafkaSettings
+from bus.envelope import ChangeKind, Envelope
+from bus.kafka import KafkaSettings, make_producer
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.signing import key_id_for, public_key_text
+from bus.topics import ingress
 from connectors.sdk import Change, Publisher
 
 CITIZEN: dict[str, Any] = {
@@ -94,14 +99,18 @@ class Step:
 
 
 async def run_scenario(
-    settings: KafkaSettings, registry_url: str, work_dir: Path | None = None
+    settings: KafkaSettings,
+    registry_url: str,
+    work_dir: Path | None = None,
+    portal_webhook: WebhookEntry | None = None,
 ) -> list[Step]:
-    """Register the demo agencies and publish the four steps; returns their event ids."""
+    """Register the demo agencies and publish the five steps; returns their event ids."""
     keys = {agency: Ed25519PrivateKey.generate() for agency in ("civil-registry", "land-registry")}
     for agency, name in AGENCIES.items():
         key = keys.get(agency)
         public = {key_id_for(key.public_key()): public_key_text(key.public_key())} if key else {}
-        await put_agency(settings, AgencyEntry(id=agency, name=name, public_keys=public))
+        webhook = portal_webhook if agency == "egov-portal" else None
+        await put_agency(settings, AgencyEntry(id=agency, name=name, public_keys=public, webhook=webhook))
     folder = work_dir or Path(tempfile.mkdtemp(prefix="bus-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     steps = []
@@ -178,7 +187,33 @@ async def run_scenario(
             )
         )
         await land.flush(timeout_s=60)
+    steps.append(Step("an old civil-registry system sends a broken record", [await _send_garbage(settings)]))
     return steps
+
+
+async def _send_garbage(settings: KafkaSettings) -> str:
+    """What a misconfigured legacy exporter does: well-formed headers, a value that is not Avro."""
+    event_id = str(uuid.uuid4())
+    envelope = Envelope.new(
+        provider="civil-registry",
+        system="legacy-export",
+        record_name="gov.civil.Person",
+        kind=ChangeKind.UPDATED,
+        subject=CITIZEN["iin"],
+        event_id=event_id,
+    )
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            ingress("civil-registry", "person"),
+            key=CITIZEN["iin"].encode(),
+            value=b"IIN;SURNAME;ADDRESS\n900514301239;Abenov;Astana",
+            headers=envelope.to_headers(),
+        )
+    finally:
+        await producer.stop()
+    return event_id
 
 
 async def _publish(publisher: Publisher, changes: Sequence[Change]) -> list[str]:

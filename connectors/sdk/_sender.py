@@ -9,8 +9,10 @@ import time
 
 from aiokafka.errors import KafkaError
 
-from bus.kafka import KafkaSettings, make_producer
+from bus.errors import BrokerError
+from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.metrics import SPOOL_DEPTH, SPOOL_OLDEST
+from bus.topics import spec_for
 from connectors.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class SpoolSender:
         self._drained = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.last_error: str | None = None
+        self._topics: set[str] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"spool-sender:{self._agency}")
@@ -72,7 +75,7 @@ class SpoolSender:
         while not self._stopping.is_set():
             try:
                 await self._drain_until_stopped()
-            except (KafkaError, OSError) as exc:
+            except (KafkaError, OSError, BrokerError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "agency %s: broker unavailable (%s); retrying in %.1f s", self._agency, exc, backoff
@@ -95,6 +98,7 @@ class SpoolSender:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), 1.0)
                     continue
+                await self._ensure_topics({e.topic for e in batch})
                 futures = [
                     await producer.send(e.topic, key=e.key.encode(), value=e.value, headers=e.headers)
                     for e in batch
@@ -105,6 +109,18 @@ class SpoolSender:
         finally:
             with contextlib.suppress(Exception):
                 await producer.stop()
+
+    async def _ensure_topics(self, names: set[str]) -> None:
+        """Create a new ingress topic with the bus's partition count before its first record.
+
+        A topic the broker auto-created would get its default count and break co-partitioning with
+        the state topics. Where ACLs forbid creating topics, the operator has created them already
+        (``bus up`` / `bus topics create`), and nothing is asked of the broker for known topics.
+        """
+        missing = names - self._topics
+        if missing:
+            await create_topics(self._settings, [spec_for(name) for name in sorted(missing)])
+            self._topics |= missing
 
     def _report(self) -> None:
         SPOOL_DEPTH.labels(self._agency).set(self._spool.depth())

@@ -75,7 +75,9 @@ def test_unreachable_broker_is_reported_not_traced() -> None:
 
 def test_bus_up_demo_shows_who_received_what_within_30_seconds(tmp_path: Path) -> None:
     # given the README's first command
-    ports = {name: str(free_port()) for name in ("--broker-port", "--registry-port", "--api-port")}
+    ports = {
+        name: str(free_port()) for name in ("--broker-port", "--registry-port", "--api-port", "--ops-port")
+    }
     args = ("up", "--demo", *[x for pair in ports.items() for x in pair], "--data-dir", str(tmp_path))
     started = time.monotonic()
     with running_bus(*args) as (proc, out):
@@ -135,6 +137,8 @@ def test_registry_state_survives_a_bus_up_restart(tmp_path: Path) -> None:
             str(port),
             "--api-port",
             str(free_port()),
+            "--ops-port",
+            str(free_port()),
             "--data-dir",
             str(tmp_path),
         ]
@@ -166,7 +170,9 @@ def test_a_second_demo_on_the_same_data_dir_decides_again(tmp_path: Path) -> Non
     # given a first `bus up --demo` that ran to its table and was stopped
     def demo() -> str:
         ports = [
-            x for name in ("--broker-port", "--registry-port", "--api-port") for x in (name, str(free_port()))
+            x
+            for name in ("--broker-port", "--registry-port", "--api-port", "--ops-port")
+            for x in (name, str(free_port()))
         ]
         with running_bus("up", "--demo", *ports, "--data-dir", str(tmp_path)) as (proc, out):
             avoided = out.wait_for(r"paper certificates avoided so far: (\d+)", timeout_s=90)[1]
