@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+
 from bus.kafka import KafkaSettings, make_producer
 from bus.policy.consent import ConsentRecord, consent_key
 from bus.topics import SystemTopic
+
+
+async def send_consent(producer: AIOKafkaProducer, record: ConsentRecord) -> RecordMetadata:
+    """With a running producer (the gateway's); returns where the broker stored it."""
+    metadata: RecordMetadata = await producer.send_and_wait(
+        SystemTopic.CONSENT,
+        key=consent_key(record.subject, record.consumer, record.purpose).encode(),
+        value=record.model_dump_json().encode(),
+    )
+    return metadata
 
 
 async def record_consent(settings: KafkaSettings, record: ConsentRecord) -> None:
@@ -12,10 +25,6 @@ async def record_consent(settings: KafkaSettings, record: ConsentRecord) -> None
     producer = make_producer(settings)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            SystemTopic.CONSENT,
-            key=consent_key(record.subject, record.consumer, record.purpose).encode(),
-            value=record.model_dump_json().encode(),
-        )
+        await send_consent(producer, record)
     finally:
         await producer.stop()

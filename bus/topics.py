@@ -33,6 +33,7 @@ class SystemTopic(StrEnum):
 
     AUDIT = "bus.audit"
     AUDIT_CHECKPOINTS = "bus.audit.checkpoints"
+    AUDIT_READS = "bus.audit.reads"
     SCHEMAS = "bus.schemas"
     AGENCIES = "bus.agencies"
     AGREEMENTS = "bus.agreements"
@@ -138,6 +139,7 @@ DATA_PARTITIONS = 6
 _SYSTEM_SPECS: dict[SystemTopic, tuple[int, dict[str, str]]] = {
     SystemTopic.AUDIT: (3, {"cleanup.policy": "delete", "retention.ms": "-1"}),
     SystemTopic.AUDIT_CHECKPOINTS: (1, {"cleanup.policy": "compact"}),
+    SystemTopic.AUDIT_READS: (3, {"cleanup.policy": "delete", "retention.ms": "-1"}),
     SystemTopic.SCHEMAS: (1, {"cleanup.policy": "compact"}),
     SystemTopic.AGENCIES: (1, {"cleanup.policy": "compact"}),
     SystemTopic.AGREEMENTS: (1, {"cleanup.policy": "compact"}),

@@ -1,4 +1,4 @@
-"""``bus gateway serve``: HTTP ingestion for systems that cannot run the SDK (port 8080)."""
+"""``bus gateway serve``: HTTP ingestion, the citizen tracker and the consent wallet API (port 8080)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bus.audit.archive import DEFAULT_DB_URL
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
@@ -26,14 +27,24 @@ def serve(
     key_file: Annotated[Path, typer.Option(help="Gateway signing key (created if missing).")] = Path(
         "bus-data/gateway-key.pem"
     ),
+    audit_db: Annotated[
+        str,
+        typer.Option(
+            "--audit-db",
+            envvar="BUS_AUDIT_DB_URL",
+            help="SQLAlchemy URL of the audit archive the tracker reads (`bus audit archive --db`).",
+        ),
+    ] = DEFAULT_DB_URL,
     registry: RegistryUrl = DEFAULT_REGISTRY_URL,
     bootstrap: Bootstrap = None,
     profile: Profile = BrokerProfile.KAFKA,
 ) -> None:
-    """Serve ingestion until Ctrl-C."""
+    """Serve ingestion, the tracker (/v1/audit/subjects, /tracker) and consent until Ctrl-C."""
 
     async def body() -> None:
-        settings = GatewaySettings(host=host, port=port, registry_url=registry, key_file=key_file)
+        settings = GatewaySettings(
+            host=host, port=port, registry_url=registry, key_file=key_file, audit_db_url=audit_db
+        )
         service = GatewayService(require_settings(bootstrap, profile), settings)
         public = public_key_text(service.signer.private_key.public_key())
         with stop_requested() as stop:

@@ -8,8 +8,11 @@ from fastapi import FastAPI
 
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
+from bus.gateway import consent_api, page, tracker
+from bus.gateway.consent_api import ConsentDesk
 from bus.gateway.errors import PayloadTooLarge, bus_error_handler, error_body
 from bus.gateway.ingest import Ingestor, router
+from bus.gateway.tracker import Tracker
 from bus.http_limits import BodySizeLimit
 
 
@@ -17,8 +20,19 @@ def _render(error: BusError) -> tuple[bytes, str]:
     return json.dumps(error_body(error)).encode(), "application/json"
 
 
-def create_app(ingestor: Ingestor, directory: AgencyDirectory, *, max_body_bytes: int = 4 << 20) -> FastAPI:
-    app = FastAPI(title="agency-bus gateway", description="Ingestion for systems without the SDK.")
+def create_app(
+    ingestor: Ingestor,
+    directory: AgencyDirectory,
+    *,
+    max_body_bytes: int = 4 << 20,
+    tracker_api: Tracker | None = None,
+    consent_desk: ConsentDesk | None = None,
+) -> FastAPI:
+    """Ingestion always; the tracker, consent API and page when their services are given."""
+    app = FastAPI(
+        title="agency-bus gateway",
+        description="Ingestion for systems without the SDK; the citizen data tracker and consent wallet.",
+    )
     app.add_middleware(
         BodySizeLimit,
         max_bytes=max_body_bytes,
@@ -27,6 +41,12 @@ def create_app(ingestor: Ingestor, directory: AgencyDirectory, *, max_body_bytes
     )
     app.add_exception_handler(BusError, bus_error_handler)
     app.include_router(router(ingestor, directory))
+    if tracker_api is not None:
+        app.include_router(tracker.router(tracker_api))
+    if consent_desk is not None:
+        app.include_router(consent_api.router(consent_desk))
+    if tracker_api is not None and consent_desk is not None:
+        app.include_router(page.router(page.PageView(tracker_api, consent_desk)))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from bus.audit.errors import ArchiveDatabaseError, AuditQueryError
 from bus.errors import (
     BrokerError,
     BusError,
@@ -41,6 +42,8 @@ _STATUS: list[tuple[type[BusError], int]] = [
     (RecordInvalidError, 422),
     (RecordMismatchError, 422),
     (ConfigError, 422),
+    (AuditQueryError, 422),
+    (ArchiveDatabaseError, 503),
     (BrokerError, 503),
     (RegistryError, 503),
 ]

@@ -1,4 +1,4 @@
-"""The gateway as a long-running component: directory view, schema cache, producer, HTTP."""
+"""The gateway as a long-running component: directory and consent views, schema cache, producer, HTTP."""
 
 from __future__ import annotations
 
@@ -7,30 +7,44 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.audit.archive import DEFAULT_DB_URL
 from bus.compose import Signer
 from bus.directory.view import AgencyDirectory
+from bus.follow import TopicFollower
 from bus.gateway.app import create_app
+from bus.gateway.consent_api import ConsentBook, ConsentDesk
 from bus.gateway.ingest import Ingestor
+from bus.gateway.reads import READS_TOPIC, ReadLog, reads_spec
+from bus.gateway.tracker import ArchiveReader, Tracker
 from bus.http_server import serve_app
-from bus.kafka import KafkaSettings, make_producer
+from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
 from bus.signing import private_key_from_pem, private_key_pem
+from bus.topics import SystemTopic, spec_for
 
 
 class GatewaySettings(BaseSettings):
-    """``BUS_GATEWAY_*`` settings."""
+    """``BUS_GATEWAY_*`` settings; the operator token is ``BUS_OPERATOR_TOKEN``."""
 
-    model_config = SettingsConfigDict(env_prefix="BUS_GATEWAY_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="BUS_GATEWAY_", extra="forbid", frozen=True, populate_by_name=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     registry_url: str = "http://127.0.0.1:8081"
     key_file: Path = Path("bus-data/gateway-key.pem")
     max_body_bytes: int = Field(default=4 << 20, ge=1024)
+    audit_db_url: str = Field(
+        default=DEFAULT_DB_URL, description="The archive the tracker reads (read access is enough)."
+    )
+    reads_topic: str = Field(default=READS_TOPIC, description="Where every tracker read is recorded.")
+    operator_token: str | None = Field(default=None, validation_alias="BUS_OPERATOR_TOKEN")
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
@@ -49,23 +63,43 @@ class GatewayService:
         self.kafka = kafka
         self.settings = settings
         self.signer = Signer.of(load_or_create_key(settings.key_file))
-        self.directory = AgencyDirectory()
+        self.directory = AgencyDirectory(settings.operator_token)
         self._agencies = self.directory.follower(kafka)
         self._registry = RegistryClient(settings.registry_url)
         self._producer = make_producer(kafka)
         self.ingestor = Ingestor(SchemaCache(self._registry), self.signer, self._producer)
+        self.archive = ArchiveReader(settings.audit_db_url)
+        reads = ReadLog(self._producer, settings.reads_topic)
+        self.tracker = Tracker(self.archive, self.directory, reads)
+        self.consent = ConsentBook()
+        self._consents = TopicFollower(kafka, SystemTopic.CONSENT, self.consent.apply)
+        self.desk = ConsentDesk(self._producer, self.directory, self.consent, self._consents, reads)
 
     async def start(self) -> None:
+        await create_topics(
+            self.kafka, [spec_for(SystemTopic.CONSENT), reads_spec(self.settings.reads_topic)]
+        )
         await self._producer.start()
         await self._agencies.start()
+        await self._consents.start()
 
     async def stop(self) -> None:
+        await self._consents.stop()
         await self._agencies.stop()
         await self._producer.stop()
         await self._registry.close()
+        await asyncio.to_thread(self.archive.close)
+
+    def app(self) -> FastAPI:
+        return create_app(
+            self.ingestor,
+            self.directory,
+            max_body_bytes=self.settings.max_body_bytes,
+            tracker_api=self.tracker,
+            consent_desk=self.desk,
+        )
 
     async def serve(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
-        app = create_app(self.ingestor, self.directory, max_body_bytes=self.settings.max_body_bytes)
         await serve_app(
-            app, host=self.settings.host, port=self.settings.port, stop=stop, on_started=on_started
+            self.app(), host=self.settings.host, port=self.settings.port, stop=stop, on_started=on_started
         )
