@@ -7,6 +7,7 @@ from rich.console import Console
 
 from bus import __version__
 from bus.cli import (
+    acl,
     agencies,
     agreements,
     audit,
@@ -45,6 +46,7 @@ app.add_typer(audit.app, name="audit")
 connect.app.command("postgres")(connect_postgres.postgres)
 app.add_typer(connect.app, name="connect")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(acl.app, name="acl")
 app.command("publish")(publish.publish)
 app.command("up")(up.up)
 app.command("backfill")(backfill.backfill)

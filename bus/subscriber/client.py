@@ -75,10 +75,13 @@ class Subscriber:
         self._registry = RegistryClient(registry)
         self._directory = AgencyDirectory(operator_token)
         self._agreements = AgreementsView()
-        self._followers = [
-            self._directory.follower(self._settings),
-            TopicFollower(self._settings, SystemTopic.AGREEMENTS, self._agreements.apply),
-        ]
+        # On a production cluster the SASL login authenticates and ACLs authorise; agencies may not
+        # read bus.agencies (it holds webhook secrets), so the token is checked against it only on
+        # the embedded broker, which has neither.
+        self._check_token = self._settings.broker_profile is BrokerProfile.EMBEDDED
+        self._followers = [TopicFollower(self._settings, SystemTopic.AGREEMENTS, self._agreements.apply)]
+        if self._check_token:
+            self._followers.append(self._directory.follower(self._settings))
         self._store = SubscriberStore(
             store_path or Path(f"{self.agency}.subscriber.sqlite"), retention=retention
         )
@@ -88,6 +91,8 @@ class Subscriber:
     async def start(self) -> None:
         for follower in self._followers:
             await follower.start()
+        if not self._check_token:
+            return
         principal = self._directory.authenticate(f"Bearer {self._token}")
         if principal is None or (principal.role is not Role.OPERATOR and principal.agency != self.agency):
             await self.close()

@@ -1,0 +1,1 @@
+"""Kafka ACLs generated from the applied agreements (issue 11): rules, evaluation, rendering."""
