@@ -27,6 +27,7 @@ from bus.cli.broker import embedded_broker, storage_line
 from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, Ephemeral, Profile
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
+from bus.demo.akimat_export import import_akimat_export
 from bus.demo.portal_receiver import PortalReceiver
 from bus.demo.scenario import Step, run_scenario
 from bus.directory.model import WebhookEntry
@@ -180,6 +181,13 @@ def up(
                 entries = await _decisions(settings, registry_url, steps)
                 show_decisions(steps, entries)
                 await _show_portal(portal, entries)
+                akimat_dir = (demo_dir or Path(tempfile.mkdtemp(prefix="bus-demo-"))) / "akimat"
+                akimat = await import_akimat_export(settings, registry_url, akimat_dir)
+                console.print(
+                    f"akimat land register (XLSX export, {akimat_dir}): {akimat.created} created, "
+                    f"{akimat.updated} updated, {akimat.deleted} deleted, "
+                    f"{akimat.rejected_rows} rows rejected (a second run publishes only what changed)"
+                )
             console.print("press Ctrl-C to stop")
             await _status_until(stop, supervisor)
             console.print("stopping…")

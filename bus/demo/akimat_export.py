@@ -161,6 +161,7 @@ async def import_akimat_export(
     """Write the export into ``work_dir`` and import it as ``agency`` (its key is added to the directory)."""
     key = key or Ed25519PrivateKey.generate()
     await _register_key(settings, agency, key)
+    await asyncio.sleep(1.0)  # the processor follows bus.agencies: let it learn the key before the events
     export = await asyncio.to_thread(write_akimat_export, work_dir / "akimat-land-register.xlsx", count)
     spool = work_dir / f"{agency}.files.spool.sqlite"
     async with RegistryClient(registry_url) as client:
