@@ -16,6 +16,7 @@ from bus.audit.entry import Decision
 from bus.audit.keys import load_trusted_keys, public_key_path
 from bus.audit.query import SubjectQuery, subject_entries
 from bus.audit.verify import VerifyReport, verify_archive
+from bus.cli.ops import OpsHost, OpsPort, ops_endpoints
 from bus.cli.options import (
     DEFAULT_DATA_DIR,
     DEFAULT_REGISTRY_URL,
@@ -51,6 +52,10 @@ def _db_url(db: str | None, data_dir: Path) -> str:
     return db or f"sqlite:///{data_dir / 'audit.sqlite'}"
 
 
+async def _archiving() -> tuple[bool, str]:
+    return True, "archiving"
+
+
 @app.command("archive")
 def archive(
     db: Db = None,
@@ -73,6 +78,8 @@ def archive(
     profile: Profile = BrokerProfile.KAFKA,
     topic: AuditTopic = SystemTopic.AUDIT.value,
     checkpoint_topic: CheckpointTopic = SystemTopic.AUDIT_CHECKPOINTS.value,
+    ops_host: OpsHost = "127.0.0.1",
+    ops_port: OpsPort = 8084,
 ) -> None:
     """Archive bus.audit into SQL until Ctrl-C; a final checkpoint is published on the way out."""
 
@@ -95,7 +102,8 @@ def archive(
                     f"audit archiver ready ({archiver.store.url}, key {archiver.key_id}, "
                     f"public key in {public_key_path(settings.key_file)})"
                 )
-                await archiver.run(stop)
+                async with ops_endpoints({"archiver": _archiving}, host=ops_host, port=ops_port):
+                    await archiver.run(stop)
             finally:
                 await archiver.stop()
                 console.print(

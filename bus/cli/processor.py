@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from bus.broker.process import terminate
+from bus.cli.ops import OpsHost, OpsPort, ops_endpoints
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
@@ -29,6 +30,8 @@ def run_processor(
     registry: RegistryUrl = DEFAULT_REGISTRY_URL,
     bootstrap: Bootstrap = None,
     profile: Profile = BrokerProfile.KAFKA,
+    ops_host: OpsHost = "127.0.0.1",
+    ops_port: OpsPort = 8082,
 ) -> None:
     """Process ingress.* until Ctrl-C; with --workers N, run N worker processes in one group."""
     if workers > 1:
@@ -44,7 +47,9 @@ def run_processor(
             "--profile",
             profile.value,
         ]
-        _run_workers(workers, [*argv, "--bootstrap", bootstrap] if bootstrap else argv)
+        argv += ["--ops-host", ops_host]
+        workers_argv = [[*argv, "--ops-port", str(ops_port + i if ops_port else 0)] for i in range(workers)]
+        _run_workers([[*a, "--bootstrap", bootstrap] if bootstrap else a for a in workers_argv])
         return
 
     async def body() -> None:
@@ -53,8 +58,11 @@ def run_processor(
         with stop_requested() as stop:
             await processor.start()
             try:
-                console.print(f"processor ready (group {group}, registry {registry})")
-                await processor.run(stop)
+                async with ops_endpoints({"processor": processor.ready}, host=ops_host, port=ops_port):
+                    console.print(
+                        f"processor ready (group {group}, registry {registry}, ops port {ops_port})"
+                    )
+                    await processor.run(stop)
             finally:
                 await processor.stop()
                 console.print(f"processor stopped after {processor.processed} records")
@@ -62,10 +70,10 @@ def run_processor(
     run(body())
 
 
-def _run_workers(workers: int, argv: list[str]) -> None:
-    """Start N single-worker processes (one consumer group) and stop them together."""
+def _run_workers(argvs: list[list[str]]) -> None:
+    """Start one single-worker process per argv (one consumer group) and stop them together."""
     children = [
-        subprocess.Popen([sys.executable, "-m", "bus", *argv], start_new_session=True) for _ in range(workers)
+        subprocess.Popen([sys.executable, "-m", "bus", *argv], start_new_session=True) for argv in argvs
     ]
 
     async def wait() -> None:

@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from aiokafka.errors import KafkaError
 from rich.console import Console
+from rich.markup import escape
 
 from bus.errors import BusError
 from bus.kafka import as_bus_error
@@ -27,7 +28,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def fail(exc: BusError) -> NoReturn:
-    err_console.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
+    err_console.print(f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}")
     if exc.hint:
-        err_console.print(f"[yellow]hint[/]: {exc.hint}")
+        err_console.print(f"[yellow]hint[/]: {escape(exc.hint)}")
     raise typer.Exit(1)

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bus.cli.ops import OpsHost, OpsPort, ops_endpoints
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
@@ -141,12 +142,18 @@ def replay(agency: Agency, bootstrap: Bootstrap = None, profile: Profile = Broke
     run(body())
 
 
+async def _running() -> tuple[bool, str]:
+    return True, "dispatching"
+
+
 @app.command("run")
 def run_dispatcher(
     group: Annotated[str, typer.Option(help="Consumer group of the dispatchers.")] = "bus-webhooks",
     registry: RegistryUrl = DEFAULT_REGISTRY_URL,
     bootstrap: Bootstrap = None,
     profile: Profile = BrokerProfile.KAFKA,
+    ops_host: OpsHost = "127.0.0.1",
+    ops_port: OpsPort = 8083,
 ) -> None:
     """POST deliveries to every registered webhook until Ctrl-C (other knobs: BUS_WEBHOOKS_* variables)."""
 
@@ -156,8 +163,9 @@ def run_dispatcher(
         with stop_requested() as stop:
             await dispatcher.start()
             try:
-                console.print(f"webhook dispatcher ready (group {group}, registry {registry})")
-                await dispatcher.run(stop)
+                async with ops_endpoints({"webhooks": _running}, host=ops_host, port=ops_port):
+                    console.print(f"webhook dispatcher ready (group {group}, registry {registry})")
+                    await dispatcher.run(stop)
             finally:
                 await dispatcher.stop()
                 counts = f"{dispatcher.delivered} delivered, {dispatcher.parked} parked"

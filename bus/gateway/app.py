@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from fastapi import FastAPI
 
@@ -14,6 +15,7 @@ from bus.gateway.errors import PayloadTooLarge, bus_error_handler, error_body
 from bus.gateway.ingest import Ingestor, router
 from bus.gateway.tracker import Tracker
 from bus.http_limits import BodySizeLimit
+from bus.ops_http import Check, ops_routes
 
 
 def _render(error: BusError) -> tuple[bytes, str]:
@@ -27,6 +29,7 @@ def create_app(
     max_body_bytes: int = 4 << 20,
     tracker_api: Tracker | None = None,
     consent_desk: ConsentDesk | None = None,
+    checks: Mapping[str, Check] | None = None,
 ) -> FastAPI:
     """Ingestion always; the tracker, consent API and page when their services are given."""
     app = FastAPI(
@@ -48,8 +51,5 @@ def create_app(
     if tracker_api is not None and consent_desk is not None:
         app.include_router(page.router(page.PageView(tracker_api, consent_desk)))
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.router.routes.extend(ops_routes(checks or {}))
     return app

@@ -97,7 +97,14 @@ class GatewayService:
             max_body_bytes=self.settings.max_body_bytes,
             tracker_api=self.tracker,
             consent_desk=self.desk,
+            checks={"directory": self._views_ready},
         )
+
+    async def _views_ready(self) -> tuple[bool, str]:
+        """Ready once the directory (tokens) and consent views have read their topics to the end."""
+        if self._agencies.caught_up and self._consents.caught_up:
+            return True, "bus.agencies and bus.consent read to their end"
+        return False, "still reading bus.agencies / bus.consent"
 
     async def serve(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
         await serve_app(
