@@ -48,3 +48,43 @@ AUDIT_CHAIN_VERIFIED = Gauge(
     "bus_audit_chain_verified", "1 when the last audit chain verification passed, 0 when it found a break."
 )
 AUDIT_ARCHIVED = Counter("bus_audit_archived_total", "Audit entries written to the SQL archive.")
+
+# The agency scorecard of the current quarter (bus/report/gauges.py), recomputed from the audit archive
+# every minute: gauges by agency only, so Grafana shows the same figures as `bus report agencies`.
+SCORECARD_EVENTS = Gauge("bus_scorecard_events_published", "Events published this quarter.", ["agency"])
+SCORECARD_RECORD_TYPES = Gauge(
+    "bus_scorecard_record_types", "Record types published this quarter.", ["agency"]
+)
+SCORECARD_REJECTED = Gauge(
+    "bus_scorecard_rejected_ratio", "Share of this quarter's events dead-lettered (0..1).", ["agency"]
+)
+SCORECARD_LATENCY_P50 = Gauge(
+    "bus_scorecard_latency_p50_seconds", "Median publish-to-delivery latency this quarter.", ["agency"]
+)
+SCORECARD_LATENCY_P95 = Gauge(
+    "bus_scorecard_latency_p95_seconds",
+    "95th percentile publish-to-delivery latency this quarter.",
+    ["agency"],
+)
+SCORECARD_SERVED = Gauge("bus_scorecard_consumers_served", "Consumers served this quarter.", ["agency"])
+SCORECARD_RECEIVED = Gauge(
+    "bus_scorecard_deliveries_received", "Deliveries received this quarter.", ["agency"]
+)
+SCORECARD_DENIED_PROVIDER = Gauge(
+    "bus_scorecard_denials_as_provider", "Denials of its changes this quarter (all reasons).", ["agency"]
+)
+SCORECARD_DENIED_CONSUMER = Gauge(
+    "bus_scorecard_denials_as_consumer", "Deliveries to it denied this quarter (all reasons).", ["agency"]
+)
+SCORECARD_AGREEMENTS = Gauge("bus_scorecard_agreements_active", "Agreements in force.", ["agency"])
+SCORECARD_EXPIRING = Gauge(
+    "bus_scorecard_agreements_expiring", "Agreements in force that end within 30 days.", ["agency"]
+)
+SCORECARD_PAPER = Gauge(
+    "bus_scorecard_paper_avoided",
+    "Paper certificates avoided this quarter (deliveries with `replaces`).",
+    ["agency"],
+)
+SCORECARD_FRESHNESS = Gauge(
+    "bus_scorecard_freshness_seconds", "Time since the last change of its stalest record type.", ["agency"]
+)

@@ -20,6 +20,7 @@ from bus.cli import (
     processor,
     publish,
     registry,
+    report,
     schemas,
     subscribe,
     topics,
@@ -47,6 +48,7 @@ connect.app.command("postgres")(connect_postgres.postgres)
 app.add_typer(connect.app, name="connect")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(acl.app, name="acl")
+app.add_typer(report.app, name="report")
 app.command("publish")(publish.publish)
 app.command("up")(up.up)
 app.command("backfill")(backfill.backfill)

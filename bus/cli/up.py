@@ -28,8 +28,9 @@ from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, Ephemeral, Pro
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
 from bus.demo.akimat_export import import_akimat_export
+from bus.demo.ending import show_scorecard, show_wallet
 from bus.demo.portal_receiver import PortalReceiver
-from bus.demo.scenario import Step, run_scenario
+from bus.demo.scenario import CITIZEN, Step, run_scenario
 from bus.directory.model import WebhookEntry
 from bus.directory.tokens import new_token
 from bus.gateway.service import GatewayService, GatewaySettings
@@ -40,7 +41,9 @@ from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.catalogue import apply_catalogue
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
+from bus.report.gauges import ScorecardGauges
 from bus.supervise import Component, Served, Supervisor
+from bus.wallet.materialise import WalletMaterialiser, WalletSettings
 from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 
 console = Console()
@@ -122,6 +125,7 @@ def up(
                     key_file=local / "gateway-key.pem",
                     audit_db_url=audit_db,
                     operator_token=token,
+                    wallet_secret_file=local / "wallet-secret",
                 )
                 return Served(GatewayService(settings, gateway_settings))
 
@@ -134,6 +138,14 @@ def up(
             def chain_watch() -> Component:
                 return ChainWatch(settings, audit_db, audit_key)
 
+            def wallet() -> Component:
+                return WalletMaterialiser(
+                    settings, WalletSettings(db_url=audit_db, registry_url=registry_url)
+                )
+
+            def scorecard() -> Component:
+                return ScorecardGauges(settings, audit_db)
+
             # the archiver first: it creates the archive that the gateway's tracker reads
             for name, make in (
                 ("archiver", archiver),
@@ -141,6 +153,8 @@ def up(
                 ("processor", processor),
                 ("webhooks", webhooks),
                 ("audit-verify", chain_watch),
+                ("wallet", wallet),
+                ("scorecard", scorecard),
             ):
                 await supervisor.launch(name, make, stop)
             checks = {c.name: _component_check(supervisor, c.name) for c in supervisor.components}
@@ -164,6 +178,8 @@ def up(
                     f"{len(revoked)} revoked from {agreements}\n"
                     "webhooks:   dispatching to agencies registered with `bus webhooks add`\n"
                     f"audit:      archived to {audit_db}, chain re-verified every minute\n"
+                    "wallet:     deliver.wallet.* kept per citizen (GET /v1/wallet/{iin}/records); "
+                    "scorecard: GET /v1/reports/agencies, bus report agencies\n"
                     f"operations: http://127.0.0.1:{ops_port}/metrics, /healthz, /readyz\n"
                     f"{token_line}\nexport BUS_BOOTSTRAP={settings.bootstrap} "
                     f"BUS_BROKER_PROFILE={settings.broker_profile} BUS_REGISTRY_URL={registry_url}",
@@ -188,6 +204,8 @@ def up(
                     f"{akimat.updated} updated, {akimat.deleted} deleted, "
                     f"{akimat.rejected_rows} rows rejected (a second run publishes only what changed)"
                 )
+                await show_scorecard(settings, audit_db, [e["event_id"] for e in entries])
+                await show_wallet(f"http://127.0.0.1:{api_port}", token, CITIZEN["iin"], steps)
             console.print("press Ctrl-C to stop")
             await _status_until(stop, supervisor)
             console.print("stopping…")

@@ -9,6 +9,8 @@
 5. an old system of the civil registry sends bytes that are not a record: they are parked on
    ``dlq.civil-registry`` with the reason, and nobody receives them.
 The portal has no Kafka: it receives its updates as signed webhooks (``portal_webhook``).
+Before step 1 the citizen grants the citizen wallet (the bus's built-in consumer ``wallet``)
+"personal data portability", so each civil-registry step also reaches their wallet.
 Every step is published through the SDK (validated, signed, spooled) and decided by the
 processor; the table shown is read back from the audit trail.
 """
@@ -34,6 +36,7 @@ from bus.kafka import KafkaSettings, make_producer
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.signing import key_id_for, public_key_text
 from bus.topics import ingress
+from bus.wallet.store import WALLET
 from connectors.sdk import Change, Publisher
 
 CITIZEN: dict[str, Any] = {
@@ -90,6 +93,7 @@ AGENCIES = {
     "insurance-bureau": "Insurance bureau",
 }
 HEALTH_PURPOSE = "attachment to a primary care clinic"
+WALLET_PURPOSE = "personal data portability"  # deploy/agreements/civil-to-wallet-person.yaml
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ async def run_scenario(
     portal_webhook: WebhookEntry | None = None,
 ) -> list[Step]:
     """Register the demo agencies and publish the five steps; returns their event ids."""
+    # first, so the processor has followed it long before step 1 (agencies are registered meanwhile)
+    await grant_consent(settings, CITIZEN["iin"], WALLET, WALLET_PURPOSE)
     keys = {agency: Ed25519PrivateKey.generate() for agency in ("civil-registry", "land-registry")}
     for agency, name in AGENCIES.items():
         key = keys.get(agency)

@@ -9,10 +9,11 @@ from fastapi import FastAPI
 
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
-from bus.gateway import consent_api, page, tracker
+from bus.gateway import consent_api, page, reports, tracker, wallet
 from bus.gateway.consent_api import ConsentDesk
 from bus.gateway.errors import PayloadTooLarge, bus_error_handler, error_body
 from bus.gateway.ingest import Ingestor, router
+from bus.gateway.ratelimit import RateLimiter
 from bus.gateway.tracker import Tracker
 from bus.http_limits import BodySizeLimit
 from bus.ops_http import Check, ops_routes
@@ -30,6 +31,9 @@ def create_app(
     tracker_api: Tracker | None = None,
     consent_desk: ConsentDesk | None = None,
     checks: Mapping[str, Check] | None = None,
+    reports_api: reports.Reports | None = None,
+    wallet_api: wallet.Wallet | None = None,
+    limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """Ingestion always; the tracker, consent API and page when their services are given."""
     app = FastAPI(
@@ -43,13 +47,17 @@ def create_app(
         render=_render,
     )
     app.add_exception_handler(BusError, bus_error_handler)
-    app.include_router(router(ingestor, directory))
+    app.include_router(router(ingestor, directory, limiter))
     if tracker_api is not None:
         app.include_router(tracker.router(tracker_api))
     if consent_desk is not None:
         app.include_router(consent_api.router(consent_desk))
     if tracker_api is not None and consent_desk is not None:
         app.include_router(page.router(page.PageView(tracker_api, consent_desk)))
+    if reports_api is not None:
+        app.include_router(reports.router(reports_api))
+    if wallet_api is not None:
+        app.include_router(wallet.router(wallet_api))
 
     app.router.routes.extend(ops_routes(checks or {}))
     return app

@@ -14,6 +14,7 @@ from bus.errors import (
     RecordMismatchError,
     UnknownRecordTypeError,
 )
+from bus.gateway.ratelimit import RateLimited
 from bus.registry.errors import RegistryError
 
 
@@ -39,6 +40,7 @@ _STATUS: list[tuple[type[BusError], int]] = [
     (UnknownRecordTypeError, 404),
     (IdempotencyConflict, 409),
     (PayloadTooLarge, 413),
+    (RateLimited, 429),
     (RecordInvalidError, 422),
     (RecordMismatchError, 422),
     (ConfigError, 422),
@@ -67,4 +69,6 @@ async def bus_error_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BusError)
     status = status_of(exc)
     headers = {"WWW-Authenticate": 'Bearer realm="agency-bus"'} if status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": exc.retry_after_header}
     return JSONResponse(error_body(exc), status_code=status, headers=headers)

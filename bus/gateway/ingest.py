@@ -24,6 +24,7 @@ from bus.envelope import ChangeKind
 from bus.errors import BusError, RecordInvalidError
 from bus.gateway.errors import NotAllowed, NotAuthenticated, error_body, status_of
 from bus.gateway.idempotency import IdempotencyCache, event_id_for
+from bus.gateway.ratelimit import RateLimiter
 from bus.registry.subjects import RecordSchema, SchemaCache
 from bus.serde import AvroSerde
 from bus.validate.fields import check_identifiers, check_key
@@ -174,8 +175,9 @@ def publisher(directory: AgencyDirectory, authorization: str | None) -> str:
     return principal.agency
 
 
-def router(ingestor: Ingestor, directory: AgencyDirectory) -> APIRouter:
+def router(ingestor: Ingestor, directory: AgencyDirectory, limiter: RateLimiter | None = None) -> APIRouter:
     api = APIRouter(tags=["ingest"])
+    limiter = limiter or RateLimiter(0, 1)  # off
 
     @api.post("/v1/events/{record_type}", status_code=201, response_model=Accepted)
     async def publish_one(
@@ -188,6 +190,7 @@ def router(ingestor: Ingestor, directory: AgencyDirectory) -> APIRouter:
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Accepted:
         agency = publisher(directory, request.headers.get("authorization"))
+        limiter.take(agency)
         item = EventIn(
             record_type=record_type,
             kind=kind,
@@ -210,6 +213,7 @@ def router(ingestor: Ingestor, directory: AgencyDirectory) -> APIRouter:
     @api.post("/v1/events:batch")
     async def publish_batch(request: Request, batch: BatchIn) -> JSONResponse:
         agency = publisher(directory, request.headers.get("authorization"))
+        limiter.take(agency, max(1, len(batch.events)))
         results = await ingestor.ingest(agency, batch.events)
         body = [
             {"index": i, "status": 201, **r.model_dump()}

@@ -32,6 +32,7 @@ class ReadKind(StrEnum):
     TRACKER = "tracker"
     CONSENT = "consent"
     PAGE = "page"
+    WALLET = "wallet"
 
 
 class TrackerRead(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,14 +19,18 @@ from bus.follow import TopicFollower
 from bus.gateway.app import create_app
 from bus.gateway.consent_api import ConsentBook, ConsentDesk
 from bus.gateway.ingest import Ingestor
+from bus.gateway.ratelimit import RateLimiter
 from bus.gateway.reads import READS_TOPIC, ReadLog, reads_spec
+from bus.gateway.reports import Reports
 from bus.gateway.tracker import ArchiveReader, Tracker
+from bus.gateway.wallet import Wallet
 from bus.http_server import serve_app
 from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
 from bus.signing import private_key_from_pem, private_key_pem
 from bus.topics import SystemTopic, spec_for
+from bus.wallet.token import load_or_create_secret
 
 
 class GatewaySettings(BaseSettings):
@@ -45,6 +50,18 @@ class GatewaySettings(BaseSettings):
     )
     reads_topic: str = Field(default=READS_TOPIC, description="Where every tracker read is recorded.")
     operator_token: str | None = Field(default=None, validation_alias="BUS_OPERATOR_TOKEN")
+    ingest_rate_per_s: float = Field(
+        default=1000.0, ge=0, description="Events per second one agency may ingest (0 = unlimited)."
+    )
+    ingest_burst: int = Field(default=2000, ge=1, description="Events an agency may send at once.")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Longest a client may take to send a request body (slow bodies: 408)."
+    )
+    wallet_secret_file: Path | None = Field(
+        default=None,
+        description="HMAC secret of citizens' wallet tokens (created if missing); unset = a random one "
+        "per process, so tokens die with it. Replicas behind one address must share the file.",
+    )
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
@@ -67,6 +84,7 @@ class GatewayService:
         self._agencies = self.directory.follower(kafka)
         self._registry = RegistryClient(settings.registry_url)
         self._producer = make_producer(kafka)
+        self.limiter = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
         self.ingestor = Ingestor(SchemaCache(self._registry), self.signer, self._producer)
         self.archive = ArchiveReader(settings.audit_db_url)
         reads = ReadLog(self._producer, settings.reads_topic)
@@ -74,16 +92,27 @@ class GatewayService:
         self.consent = ConsentBook()
         self._consents = TopicFollower(kafka, SystemTopic.CONSENT, self.consent.apply)
         self.desk = ConsentDesk(self._producer, self.directory, self.consent, self._consents, reads)
+        self.reports = Reports(self.archive, self.directory)
+        self._agreements = self.reports.follower(kafka)
+        secret = load_or_create_secret(settings.wallet_secret_file) if settings.wallet_secret_file else None
+        self.wallet = Wallet(self.archive, self.directory, reads, secret or secrets.token_bytes(32))
 
     async def start(self) -> None:
         await create_topics(
-            self.kafka, [spec_for(SystemTopic.CONSENT), reads_spec(self.settings.reads_topic)]
+            self.kafka,
+            [
+                spec_for(SystemTopic.CONSENT),
+                spec_for(SystemTopic.AGREEMENTS),
+                reads_spec(self.settings.reads_topic),
+            ],
         )
         await self._producer.start()
         await self._agencies.start()
         await self._consents.start()
+        await self._agreements.start()
 
     async def stop(self) -> None:
+        await self._agreements.stop()
         await self._consents.stop()
         await self._agencies.stop()
         await self._producer.stop()
@@ -98,6 +127,9 @@ class GatewayService:
             tracker_api=self.tracker,
             consent_desk=self.desk,
             checks={"directory": self._views_ready},
+            reports_api=self.reports,
+            wallet_api=self.wallet,
+            limiter=self.limiter,
         )
 
     async def _views_ready(self) -> tuple[bool, str]:
@@ -108,5 +140,10 @@ class GatewayService:
 
     async def serve(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
         await serve_app(
-            self.app(), host=self.settings.host, port=self.settings.port, stop=stop, on_started=on_started
+            self.app(),
+            host=self.settings.host,
+            port=self.settings.port,
+            stop=stop,
+            on_started=on_started,
+            body_timeout_s=self.settings.body_timeout_s,
         )

@@ -112,3 +112,8 @@ acl --allow-principal User:tax --operation Read --topic deliver.tax. --resource-
 
 # User:vehicle-registry
 acl --allow-principal User:vehicle-registry --operation Write --topic ingress.vehicle-registry. --resource-pattern-type prefixed  # publish its own record changes
+
+# User:wallet
+acl --allow-principal User:wallet --operation Read --group bus-sub.wallet. --resource-pattern-type prefixed  # subscriber SDK groups
+acl --allow-principal User:wallet --operation Read --topic bus.agreements --resource-pattern-type literal  # its agreements' legal basis (agreements are public)
+acl --allow-principal User:wallet --operation Read --topic deliver.wallet. --resource-pattern-type prefixed  # receive deliveries of its agreements (civil-to-wallet-person)

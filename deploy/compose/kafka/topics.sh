@@ -20,6 +20,7 @@ topic --topic deliver.police.vehicle-to-police-register --partitions 6 --config 
 topic --topic deliver.social-protection.civil-to-social-benefits --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000
 topic --topic deliver.tax.civil-to-tax-taxpayer --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000
 topic --topic deliver.tax.land-to-tax-property --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000
+topic --topic deliver.wallet.civil-to-wallet-person --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000
 topic --topic dlq.business-registry --partitions 3 --config cleanup.policy=delete --config retention.ms=2592000000
 topic --topic dlq.civil-registry --partitions 3 --config cleanup.policy=delete --config retention.ms=2592000000
 topic --topic dlq.land-registry --partitions 3 --config cleanup.policy=delete --config retention.ms=2592000000
@@ -30,6 +31,7 @@ topic --topic dlq.webhook.insurance-bureau --partitions 3 --config cleanup.polic
 topic --topic dlq.webhook.police --partitions 3 --config cleanup.policy=delete --config retention.ms=2592000000
 topic --topic dlq.webhook.social-protection --partitions 3 --config cleanup.policy=delete --config retention.ms=2592000000
 topic --topic dlq.webhook.tax --partitions 3 --config cleanup.policy=delete --config retention.ms=2592000000
+topic --topic dlq.webhook.wallet --partitions 3 --config cleanup.policy=delete --config retention.ms=2592000000
 topic --topic ingress.business-registry.legal_entity --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000
 topic --topic ingress.civil-registry.address --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000
 topic --topic ingress.civil-registry.person --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000

@@ -1,0 +1,224 @@
+"""Address change → visible in the citizen's wallet: from the provider's ``ce_time`` to the new record
+returned by ``GET /v1/wallet/{iin}/records`` (issue 14: within 1 s).
+
+One machine, everything real and in-process: embedded broker, registry, processor, wallet
+materialiser (SQLite, the archive database), gateway on a port. Every person has granted the wallet
+consent (consent API) and has a wallet record already; then address changes for distinct people are
+published at a steady rate and a poller per change asks the gateway every ``poll_s`` (portal token
+plus the person's wallet token) until the record carries that change's event id. Latency = time first
+returned minus ``changed_at`` (ce_time, same clock): it includes the publisher's send, the processor,
+the delivery topic, the materialiser's SQL commit and the gateway's query and audited read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bench.publish import SCHEMA, people
+from bench.tracker_latency import _serving, summary
+from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.directory.model import AgencyEntry, Role
+from bus.directory.publish import put_agency
+from bus.directory.tokens import hash_token, new_token
+from bus.envelope import ChangeKind
+from bus.gateway.service import GatewayService, GatewaySettings
+from bus.kafka import KafkaSettings, create_topics, make_producer
+from bus.policy.agreement import Agreement
+from bus.processor.service import Processor, ProcessorSettings
+from bus.registry.client import RegistryClient
+from bus.registry.service import RegistryService, RegistrySettings
+from bus.signing import key_id_for, public_key_text
+from bus.topics import SystemTopic, spec_for
+from bus.wallet.materialise import WalletMaterialiser, WalletSettings
+from bus.wallet.store import WALLET
+from connectors.sdk import Change, Publisher
+
+PROVIDER = "bench-wallet-civil"
+PORTAL = "bench-wallet-portal"
+TOPIC = f"ingress.{PROVIDER}.person"
+PURPOSE = "personal data portability"
+AGREEMENT = Agreement(
+    id="bench-wallet-person",
+    provider=PROVIDER,
+    consumer=WALLET,
+    record_type="person",
+    fields=("iin", "surname", "given_name", "registered_address"),
+    purpose=PURPOSE,
+    legal_basis="bench",
+    valid_from=dt.date(2026, 1, 1),
+    consent="required",
+)
+
+
+async def measure(
+    client: httpx.AsyncClient,
+    publisher: Publisher,
+    persons: Sequence[dict[str, Any]],
+    *,
+    rate_per_s: float = 10.0,
+    poll_s: float = 0.02,
+    timeout_s: float = 30.0,
+) -> list[float]:
+    """Seconds from an address change's ce_time to its first appearance in the wallet, per person."""
+
+    async def visible(iin: str, event_id: str) -> float:
+        issued = await client.post("/v1/wallet/tokens", json={"iin": iin})
+        issued.raise_for_status()
+        headers = {"X-Wallet-Token": issued.json()["token"]}
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            response = await client.get(f"/v1/wallet/{iin}/records", headers=headers)
+            seen = dt.datetime.now(dt.UTC)
+            response.raise_for_status()
+            for item in response.json()["records"]:
+                if item["event_id"] == event_id:
+                    return (seen - dt.datetime.fromisoformat(item["changed_at"])).total_seconds()
+            await asyncio.sleep(poll_s)
+        raise TimeoutError(f"address change {event_id} of {iin} not in the wallet after {timeout_s} s")
+
+    pollers = []
+    for n, person in enumerate(persons):
+        started = time.monotonic()
+        moved = {**person["registered_address"], "settlement": "Astana", "building": str(n)}
+        change = Change(
+            ChangeKind.UPDATED,
+            "person",
+            person["iin"],
+            {**person, "registered_address": moved},
+            ["registered_address"],
+        )
+        [event_id] = await publisher.publish_many([change])
+        pollers.append(asyncio.create_task(visible(person["iin"], event_id)))
+        await asyncio.sleep(max(0.0, 1 / rate_per_s - (time.monotonic() - started)))
+    return list(await asyncio.gather(*pollers))
+
+
+async def run(count: int = 200, rate_per_s: float = 10.0) -> dict[str, Any]:
+    """The bus in-process; ``count`` consenting people, one address change each at ``rate_per_s``."""
+    operator, portal_token = new_token(), new_token()
+    key = Ed25519PrivateKey.generate()
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    async with EmbeddedBroker() as broker, contextlib.AsyncExitStack() as exit_stack:
+        tmp = Path(exit_stack.enter_context(tempfile.TemporaryDirectory()))
+        settings = broker.settings()
+        registry = RegistryService(settings, RegistrySettings(port=free_port(), operator_token=operator))
+        await registry.start()
+        exit_stack.push_async_callback(registry.stop)
+        await exit_stack.enter_async_context(_serving(registry, tasks, stop))
+        registry_url = f"http://127.0.0.1:{registry.settings.port}"
+        await _prepare(settings, registry_url, operator, portal_token, key)
+        db_url = f"sqlite:///{tmp / 'audit.sqlite'}"
+        wallet = WalletMaterialiser(settings, WalletSettings(db_url=db_url, registry_url=registry_url))
+        processor = Processor(
+            settings,
+            ProcessorSettings(
+                group_id="bench-wallet",
+                registry_url=registry_url,
+                operator_token=operator,
+                topic_pattern=rf"^{TOPIC}$",
+            ),
+        )
+        gateway = GatewayService(
+            settings,
+            GatewaySettings(
+                port=free_port(),
+                registry_url=registry_url,
+                key_file=tmp / "gateway.pem",
+                audit_db_url=db_url,
+                reads_topic="bench-wallet-reads",
+            ),
+        )
+        for component in (wallet, processor, gateway):
+            await component.start()
+            exit_stack.push_async_callback(component.stop)
+        tasks += [asyncio.create_task(wallet.run(stop)), asyncio.create_task(processor.run(stop))]
+        await exit_stack.enter_async_context(_serving(gateway, tasks, stop))
+        await _known(gateway, WALLET, PORTAL)
+        url = f"http://127.0.0.1:{gateway.settings.port}"
+        headers = {"Authorization": f"Bearer {portal_token}"}
+        try:
+            async with (
+                httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as client,
+                Publisher(
+                    PROVIDER,
+                    "bench",
+                    key,
+                    bootstrap=settings,
+                    registry=registry_url,
+                    spool_path=tmp / "spool.sqlite",
+                ) as publisher,
+            ):
+                persons = people(count + 5)
+                await _consent_and_create(client, publisher, persons)
+                await measure(client, publisher, persons[count:], rate_per_s=rate_per_s)  # warm-up
+                latencies = await measure(client, publisher, persons[:count], rate_per_s=rate_per_s)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+    return {**summary(latencies), "rate_per_s": rate_per_s, "archive": "sqlite", "goal_s": 1.0}
+
+
+async def _known(gateway: GatewayService, *agencies: str, timeout_s: float = 30.0) -> None:
+    """Until the gateway's directory view has every one of ``agencies`` (it follows bus.agencies)."""
+    deadline = time.monotonic() + timeout_s
+    for agency in agencies:
+        while gateway.directory.get(agency) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{agency} not in the gateway's directory after {timeout_s} s")
+            await asyncio.sleep(0.05)
+
+
+async def _consent_and_create(
+    client: httpx.AsyncClient, publisher: Publisher, persons: Sequence[dict[str, Any]]
+) -> None:
+    """Every person grants the wallet consent, then appears in the wallet (their first record)."""
+    for person in persons:
+        body = {"subject": person["iin"], "consumer": WALLET, "purpose": PURPOSE, "action": "grant"}
+        (await client.post("/v1/consent", json=body)).raise_for_status()
+    await asyncio.sleep(1.0)  # the processor follows bus.consent
+    await publisher.publish_many([Change(ChangeKind.CREATED, "person", p["iin"], p) for p in persons])
+    await publisher.flush(timeout_s=60)
+
+
+async def _prepare(
+    settings: KafkaSettings, registry_url: str, operator: str, portal_token: str, key: Ed25519PrivateKey
+) -> None:
+    """The provider, the portal, the wallet agreement and the ingress topic."""
+    await create_topics(settings, [spec_for(TOPIC), spec_for(SystemTopic.AUDIT)])
+    async with RegistryClient(registry_url, token=operator) as client:
+        await client.register(f"{TOPIC}-value", SCHEMA.read_text())
+    public = key.public_key()
+    for entry in (
+        AgencyEntry(
+            id=PROVIDER,
+            name="Bench civil registry",
+            public_keys={key_id_for(public): public_key_text(public)},
+        ),
+        AgencyEntry(
+            id=PORTAL, name="Bench portal", role=Role.PORTAL, token_hashes=(hash_token(portal_token),)
+        ),
+    ):
+        await put_agency(settings, entry)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            SystemTopic.AGREEMENTS, key=AGREEMENT.id.encode(), value=AGREEMENT.model_dump_json().encode()
+        )
+    finally:
+        await producer.stop()
+
+
+if __name__ == "__main__":
+    print(asyncio.run(run()))

@@ -1,0 +1,1 @@
+"""Per-agency scorecards computed from the audit archive, the agreements and the agency directory."""

@@ -1,0 +1,1 @@
+"""The citizen wallet: a built-in consumer that keeps each person's latest records (docs/wallet.md)."""
