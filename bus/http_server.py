@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from bus.http_limits import BodyReadTimeout
+
 
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn would install its own SIGINT/SIGTERM handlers; the bus's command owns them."""
@@ -18,14 +20,34 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+KEEP_ALIVE_S = 5.0  # an idle keep-alive connection is closed after this
+BODY_TIMEOUT_S = 30.0  # a request body must arrive within this (slow-body clients get 408)
+
+
 async def serve_app(
-    app: ASGIApp, *, host: str, port: int, stop: asyncio.Event, on_started: Callable[[], None] | None = None
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    on_started: Callable[[], None] | None = None,
+    body_timeout_s: float = BODY_TIMEOUT_S,
+    keep_alive_s: float = KEEP_ALIVE_S,
 ) -> None:
     """Serve until ``stop`` is set, then shut down gracefully (in-flight requests finish).
 
-    ``on_started`` runs once the socket accepts connections, so "ready" lines never lie.
+    ``on_started`` runs once the socket accepts connections, so "ready" lines never lie. Every
+    app is wrapped in ``BodyReadTimeout``; idle connections close after ``keep_alive_s``.
     """
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        BodyReadTimeout(app, timeout_s=body_timeout_s),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=int(keep_alive_s),
+    )
     server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
     stopper = asyncio.create_task(stop.wait())

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+import tests.fuzz.profile  # noqa: F401  (registers the fuzz profiles before --hypothesis-profile is read)
 from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.kafka import KafkaSettings
 from tests.postgres import PostgresServer, running_postgres

@@ -1,0 +1,31 @@
+"""The fault suite runs on a broker of its own, so its archiver and verdict see only its own topics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bus.broker.embedded import EmbeddedBroker
+
+_HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """An in-memory tansu broker for this module only; never killed (memory storage would lose topics)."""
+    broker = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("fault-broker"))
+    asyncio.run(broker.start())
+    try:
+        yield broker
+    finally:
+        asyncio.run(broker.stop())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/faults/ carries the ``faults`` marker, so ``-m faults`` selects it."""
+    for item in items:
+        if item.path.is_relative_to(_HERE):
+            item.add_marker(pytest.mark.faults)
