@@ -28,7 +28,8 @@ from bus.audit.checkpoint import Checkpoint, sign_checkpoint
 from bus.audit.db import ArchiveStore, Head, StoredRow
 from bus.audit.errors import ArchiveDatabaseError, AuditDecodeError
 from bus.audit.keys import load_or_create_key
-from bus.errors import BrokerError, BusError, WireFormatError
+from bus.backoff import step_until_stopped
+from bus.errors import BrokerError, WireFormatError
 from bus.ids import SchemaId
 from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
 from bus.registry.client import RegistryClient
@@ -39,7 +40,6 @@ from bus.topics import SystemTopic, spec_for
 
 log = logging.getLogger(__name__)
 DEFAULT_DB_URL = "sqlite:///bus-data/audit.sqlite"
-_MAX_BACKOFF_S = 10.0
 
 
 class ArchiveSettings(BaseSettings):
@@ -130,18 +130,7 @@ class Archiver:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Archive until ``stop`` is set; retriable failures (database, broker) back off and retry."""
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                await self.step()
-                backoff = 0.5
-            except BusError as exc:
-                if not exc.retriable:
-                    raise
-                log.error("%s; retrying in %.1f s", exc, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+        await step_until_stopped(self.step, stop, log)
 
     async def step(self) -> int:
         """One batch: returns how many entries it archived (0 when idle)."""

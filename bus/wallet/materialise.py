@@ -13,7 +13,6 @@ what the wallet holds under that purpose is dropped, and late deliveries for it 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import re
@@ -26,9 +25,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.audit.archive import DEFAULT_DB_URL
 from bus.audit.db import ArchiveStore
+from bus.backoff import step_until_stopped
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
-from bus.errors import BusError
 from bus.follow import TopicFollower
 from bus.kafka import KafkaSettings, as_bus_error, create_topics, make_admin, make_consumer
 from bus.policy.agreement import Agreement
@@ -43,7 +42,6 @@ from bus.validate.result import Invalid
 from bus.wallet.store import WALLET, WALLET_NAME, WalletChange, apply_changes, forget
 
 log = logging.getLogger(__name__)
-_MAX_BACKOFF_S = 10.0
 _SOURCE = re.compile(r"^/agencies/([a-z0-9-]+)/")
 
 
@@ -106,18 +104,7 @@ class WalletMaterialiser:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Materialise until ``stop`` is set; retriable failures (database, broker) back off and retry."""
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                await self.step()
-                backoff = 0.5
-            except BusError as exc:
-                if not exc.retriable:
-                    raise
-                log.error("%s; retrying in %.1f s", exc, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+        await step_until_stopped(self.step, stop, log)
 
     def wallet_agreements(self) -> list[Agreement]:
         return sorted(

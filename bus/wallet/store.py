@@ -15,19 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, and_, delete, insert, select, update
+from sqlalchemy import Column, DateTime, String, Table, Text, and_, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bus.audit.chain import utc
-from bus.audit.db import ArchiveStore, database_error
+from bus.audit.db import ArchiveStore, Base, database_error
 
 WALLET = "wallet"  # the agency id the bus reserves for the citizen wallet consumer
 WALLET_NAME = "Citizen wallet"
 
-_metadata = MetaData()
-wallet_records = Table(
+wallet_records = Table(  # on the archive's metadata: one migration chain describes the whole database
     "wallet_records",
-    _metadata,
+    Base.metadata,
     Column("iin", String(12), primary_key=True),
     Column("record_type", String(64), primary_key=True),
     Column("provider", String(64), nullable=False),

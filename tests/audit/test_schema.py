@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from bus.audit.chain import GENESIS, ArchivedEntry, link
 from bus.audit.db import VERSION_TABLE, ArchiveStore, Base
 from bus.audit.entry import Decision
+from bus.wallet import store as _wallet_tables  # noqa: F401  (its table is part of the archive DB)
 from tests.postgres import PostgresServer
 
 
