@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from aiokafka import ConsumerRecord
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +20,21 @@ Provider = Annotated[str, typer.Argument(help="Provider agency id.")]
 _DLQ_HEADERS = ("bus_dlq_reason", "bus_dlq_stage", "bus_dlq_detail", "bus_dlq_topic")
 
 
+def dead_letter_table(records: list[ConsumerRecord[bytes, bytes]], columns: tuple[str, ...]) -> Table:
+    """Offset, key, ce_id, the ``bus_dlq_<column>`` headers asked for, and the detail: one row each."""
+    table = Table("offset", "key", "ce_id", *columns, "detail")
+    for record in records:
+        headers = {k: bytes(v).decode("utf-8", "replace") for k, v in record.headers}
+        table.add_row(
+            str(record.offset),
+            (record.key or b"").decode("utf-8", "replace"),
+            headers.get("ce_id", "-"),
+            *(headers.get(f"bus_dlq_{column}", "-") for column in columns),
+            headers.get("bus_dlq_detail", "")[:100],
+        )
+    return table
+
+
 @app.command("list")
 def list_dead_letters(
     provider: Provider, bootstrap: Bootstrap = None, profile: Profile = BrokerProfile.KAFKA
@@ -26,18 +42,8 @@ def list_dead_letters(
     """Every dead letter of a provider with its reason."""
 
     async def body() -> None:
-        table = Table("offset", "key", "ce_id", "stage", "reason", "detail")
-        for record in await read_to_end(require_settings(bootstrap, profile), dlq(provider)):
-            headers = {k: bytes(v).decode("utf-8", "replace") for k, v in record.headers}
-            table.add_row(
-                str(record.offset),
-                (record.key or b"").decode("utf-8", "replace"),
-                headers.get("ce_id", "-"),
-                headers.get("bus_dlq_stage", "-"),
-                headers.get("bus_dlq_reason", "-"),
-                headers.get("bus_dlq_detail", "")[:80],
-            )
-        console.print(table)
+        records = await read_to_end(require_settings(bootstrap, profile), dlq(provider))
+        console.print(dead_letter_table(records, ("stage", "reason")))
 
     run(body())
 

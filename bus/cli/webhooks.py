@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bus.cli.dlq import dead_letter_table
 from bus.cli.ops import OpsHost, OpsPort, ops_endpoints
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
@@ -97,19 +98,8 @@ def parked(agency: Agency, bootstrap: Bootstrap = None, profile: Profile = Broke
     """Updates parked on dlq.webhook.<agency>, with why."""
 
     async def body() -> None:
-        table = Table("offset", "key", "ce_id", "reason", "status", "attempts", "detail")
-        for record in await read_to_end(require_settings(bootstrap, profile), dlq_webhook(agency)):
-            headers = {k: bytes(v).decode("utf-8", "replace") for k, v in record.headers}
-            table.add_row(
-                str(record.offset),
-                (record.key or b"").decode("utf-8", "replace"),
-                headers.get("ce_id", "-"),
-                headers.get("bus_dlq_reason", "-"),
-                headers.get("bus_dlq_status", "-"),
-                headers.get("bus_dlq_attempts", "-"),
-                headers.get("bus_dlq_detail", "")[:100],
-            )
-        console.print(table)
+        records = await read_to_end(require_settings(bootstrap, profile), dlq_webhook(agency))
+        console.print(dead_letter_table(records, ("reason", "status", "attempts")))
 
     run(body())
 
