@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     ValidationError,
 )
+from pydantic_core import TzInfo
 
 from bus.errors import EnvelopeError
 from bus.ids import AgencyId, AgreementId, EventId, RecordKey
@@ -185,8 +186,21 @@ class Envelope(BaseModel):
 
     @classmethod
     def from_headers(cls, headers: Headers) -> Envelope:
-        """Parse and check Kafka headers; ``EnvelopeError`` names the first bad header."""
-        known = {**_CE_HEADERS, **_BUS_HEADERS}
+        """Parse and check Kafka headers; ``EnvelopeError`` names the first bad header.
+
+        Headers as the SDK and gateway write them are checked by a plain-Python fast path (the
+        processor parses one envelope per event); anything it does not accept outright goes
+        through the pydantic model, which decides and words the error, so results are the same.
+        """
+        fast = _fast_envelope(headers)
+        if fast is not None:
+            return fast
+        return cls.checked_by_model(headers)
+
+    @classmethod
+    def checked_by_model(cls, headers: Headers) -> Envelope:
+        """``from_headers`` without the fast path: every header through the pydantic model."""
+        known = _KNOWN
         values: dict[str, object] = {}
         for name, raw in headers:
             if name not in known:
@@ -215,6 +229,113 @@ class Envelope(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             raise _as_envelope_error(exc) from None
+
+
+_KNOWN: Final = {**_CE_HEADERS, **_BUS_HEADERS}
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_PLAIN_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:(Z)|([+-])(\d{2}):(\d{2}))"
+)
+_KINDS: Final = frozenset(ChangeKind._value2member_map_)
+_TZ_CACHE: dict[int, TzInfo] = {}
+
+
+def _fast_envelope(headers: Headers) -> Envelope | None:
+    """The envelope of well-formed headers, built without pydantic; None = let the model decide.
+
+    Accepts only what the model accepts and produces the same values (a UUID already in
+    canonical form, an RFC 3339 time with at most microseconds, a plain decimal sequence).
+    """
+    values: dict[str, object] = {}
+    try:
+        for name, raw in headers:
+            field = _KNOWN.get(name)
+            if field is None:
+                continue
+            if field in values:
+                return None
+            values[field] = (raw if type(raw) is bytes else bytes(raw)).decode("utf-8")
+    except (UnicodeDecodeError, TypeError):
+        return None
+    if values.get("specversion") != "1.0" or values.get("content_type", CONTENT_TYPE) != CONTENT_TYPE:
+        return None
+    event_id, source, ce_type, time_text, subject = (
+        values.get("id"),
+        values.get("source"),
+        values.get("type"),
+        values.get("time"),
+        values.get("subject"),
+    )
+    if not (
+        isinstance(event_id, str)
+        and _CANONICAL_UUID.fullmatch(event_id)
+        and isinstance(source, str)
+        and _SOURCE.fullmatch(source)
+        and isinstance(ce_type, str)
+        and isinstance(subject, str)
+        and 1 <= len(subject) <= 256
+        and isinstance(time_text, str)
+    ):
+        return None
+    typed = _TYPE.fullmatch(ce_type)
+    if typed is None or typed["kind"] not in _KINDS:
+        return None
+    when = _fast_time(time_text)
+    if when is None:
+        return None
+    values["time"] = when
+    sequence = values.get("sequence")
+    if sequence is not None:
+        if not (
+            isinstance(sequence, str) and sequence.isascii() and sequence.isdigit() and len(sequence) < 19
+        ):
+            return None
+        values["sequence"] = int(sequence)
+    changed = values.get("changed")
+    if isinstance(changed, str):
+        values["changed"] = _parse_value("changed", changed)
+    return _construct(values)
+
+
+def _construct(values: dict[str, object]) -> Envelope:
+    """``Envelope.model_construct(**values)`` for checked values, without its per-field alias search."""
+    envelope = Envelope.__new__(Envelope)
+    fields = {**_DEFAULTS, **values}
+    object.__setattr__(envelope, "__dict__", fields)
+    object.__setattr__(envelope, "__pydantic_fields_set__", set(values))
+    object.__setattr__(envelope, "__pydantic_extra__", None)
+    object.__setattr__(envelope, "__pydantic_private__", None)
+    return envelope
+
+
+_DEFAULTS: Final[dict[str, object]] = {
+    name: field.default for name, field in Envelope.model_fields.items() if not field.is_required()
+}
+assert all(
+    f.alias is None and f.validation_alias is None and f.default_factory is None
+    for f in Envelope.model_fields.values()
+), "_construct assumes plain fields"
+
+
+def _fast_time(text: str) -> datetime | None:
+    match = _PLAIN_TIME.fullmatch(text)
+    if match is None:
+        return None
+    zone_h, zone_m = match.group(10, 11)
+    if zone_h is not None and (int(zone_h) > 23 or int(zone_m) > 59):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    offset = parsed.utcoffset()
+    if offset is None:
+        return None
+    seconds = offset.days * 86400 + offset.seconds
+    zone = _TZ_CACHE.get(seconds)
+    if zone is None:
+        zone = _TZ_CACHE.setdefault(seconds, TzInfo(seconds))
+    return parsed.replace(tzinfo=zone)  # pydantic's own tzinfo type, as the model would give
 
 
 def _parse_value(field: str, text: str) -> object:

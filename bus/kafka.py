@@ -50,6 +50,9 @@ class KafkaSettings(BaseSettings):
     sasl_password: SecretStr | None = None
     ssl_cafile: Path | None = None
     client_id: str = "agency-bus"
+    # Producer batch compression. "none" by default: lz4/zstd need the ``cramjam`` package, and on
+    # the embedded broker (loopback) they cost CPU for no network gain (bench/: compression).
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
 
     @property
     def replication_factor(self) -> int:
@@ -75,14 +78,17 @@ def _common(settings: KafkaSettings) -> dict[str, Any]:
 
 
 def producer_config(settings: KafkaSettings) -> dict[str, Any]:
-    """acks=all always; idempotence only where the broker supports it."""
-    return {
+    """acks=all always; idempotence only where the broker supports it; batches of up to 256 KiB."""
+    config = {
         **_common(settings),
         "acks": "all",
         "enable_idempotence": settings.broker_profile is BrokerProfile.KAFKA,
         "linger_ms": 5,
         "max_batch_size": 256 * 1024,
     }
+    if settings.compression != "none":
+        config["compression_type"] = settings.compression
+    return config
 
 
 def consumer_config(settings: KafkaSettings) -> dict[str, Any]:

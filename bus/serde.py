@@ -6,6 +6,7 @@ cached by id, so the registry is asked once per schema, not once per event.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import struct
@@ -17,6 +18,7 @@ import fastavro
 import fastavro.validation
 from fastavro.types import Schema
 
+from bus.codec import Reader, Unsupported, compile_reader
 from bus.errors import (
     AvroDecodeError,
     EmptyPayloadError,
@@ -39,6 +41,8 @@ SchemaLookup = Callable[[SchemaId], "str | Mapping[str, Any] | None"]
 class Decoded:
     schema_id: SchemaId
     record: dict[str, Any]
+    body: bytes = b""  # the Avro body the record was read from
+    spans: tuple[int, ...] = ()  # top-level field boundaries in ``body`` when known (bus.codec)
 
 
 def frame(schema_id: int, body: bytes) -> bytes:
@@ -81,6 +85,12 @@ class AvroSerde:
     def __init__(self, lookup: SchemaLookup) -> None:
         self._lookup = lookup
         self._parsed: dict[SchemaId, Schema] = {}
+        self._readers: dict[SchemaId, Reader | None] = {}
+
+    def _reader(self, schema_id: SchemaId, topic: str) -> Reader | None:
+        """The generated reader for a record schema (None: fastavro only); built with the schema."""
+        self.schema(schema_id, topic=topic)  # unknown ids raise here, as before
+        return self._readers.get(schema_id)
 
     def schema(self, schema_id: SchemaId, *, topic: str = "?") -> Schema:
         """The parsed schema for an id, from cache or the lookup; unknown ids raise."""
@@ -94,7 +104,12 @@ class AvroSerde:
                     hint="register the schema first (bus schemas register) and "
                     "serialize with the id the registry returned",
                 )
-            parsed = fastavro.parse_schema(json.loads(raw) if isinstance(raw, str) else dict(raw))
+            loaded = json.loads(raw) if isinstance(raw, str) else dict(raw)
+            try:
+                self._readers[schema_id] = compile_reader(copy.deepcopy(loaded))
+            except (Unsupported, ValueError, SyntaxError, RecursionError):
+                self._readers[schema_id] = None
+            parsed = fastavro.parse_schema(loaded)
             self._parsed[schema_id] = parsed
         return parsed
 
@@ -148,6 +163,15 @@ class AvroSerde:
         if payload is None:
             return None
         schema_id, body = unframe(payload, topic=topic)
+        reader = self._readers.get(schema_id) or self._reader(schema_id, topic)
+        if reader is not None:
+            try:
+                fast, spans, end = reader(body)
+            except Exception:
+                pass
+            else:
+                if end == len(body):
+                    return Decoded(schema_id, fast, body, spans)
         schema = self.schema(schema_id, topic=topic)
         stream = io.BytesIO(body)
         try:
@@ -174,7 +198,7 @@ class AvroSerde:
                 f"schema id {schema_id} on topic {topic!r} is not a record schema",
                 hint="ingress values must be Avro records",
             )
-        return Decoded(schema_id, record)
+        return Decoded(schema_id, record, body)
 
 
 def _type_text(avro_type: Any) -> str:

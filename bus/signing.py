@@ -257,6 +257,11 @@ class Verifier:
         self._cache: OrderedDict[tuple[str, str, bytes, bytes, bytes], None] = OrderedDict()
         self._lock = threading.Lock()
         self._checks = 0
+        # A batch's events share one signature text and one key: decode each once (bounded).
+        self._signatures: dict[str, bytes] = {}
+        self._raw_keys: dict[
+            int, tuple[Ed25519PublicKey, bytes]
+        ] = {}  # id() -> (key, raw); keys are unhashable
 
     @property
     def ed25519_checks(self) -> int:
@@ -276,11 +281,17 @@ class Verifier:
         key_id = _check_key_id(key_id)
         if signature is None or signature == "":
             raise _missing(agency, "bus_signature", f" (key {key_id!r})")
-        raw_signature = (
-            _from_b64url(signature)
-            if isinstance(signature, str) and len(signature) == _SIGNATURE_TEXT
-            else None
-        )
+        raw_signature = self._signatures.get(signature) if isinstance(signature, str) else None
+        if raw_signature is None:
+            raw_signature = (
+                _from_b64url(signature)
+                if isinstance(signature, str) and len(signature) == _SIGNATURE_TEXT
+                else None
+            )
+            if raw_signature is not None:
+                if len(self._signatures) >= 1024:
+                    self._signatures.clear()
+                self._signatures[signature] = raw_signature
         if raw_signature is None:
             raise SignatureError(
                 "malformed",
@@ -322,7 +333,15 @@ class Verifier:
         self, agency: str, key_id: str, public_key: Ed25519PublicKey, count: int, root: bytes, sig: bytes
     ) -> None:
         message = _signed_message(count, root)
-        entry = (agency, key_id, public_key.public_bytes_raw(), message, sig)
+        known = self._raw_keys.get(id(public_key))
+        if known is not None and known[0] is public_key:
+            raw_key = known[1]
+        else:
+            if len(self._raw_keys) >= 1024:
+                self._raw_keys.clear()
+            raw_key = public_key.public_bytes_raw()
+            self._raw_keys[id(public_key)] = (public_key, raw_key)
+        entry = (agency, key_id, raw_key, message, sig)
         with self._lock:
             if entry in self._cache:
                 self._cache.move_to_end(entry)

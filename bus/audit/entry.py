@@ -8,10 +8,11 @@ who received which fields about whom, for what purpose and under which law. Fiel
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 AUDIT_SUBJECT = "bus.audit-value"
 
@@ -117,6 +118,39 @@ class AuditEntry:
         )
         return hashlib.blake2b("/".join(parts).encode(), digest_size=16).hexdigest()
 
+    def to_avro(self, schema_id: int) -> bytes:
+        """The Confluent-framed Avro bytes of ``to_record()`` under ``AUDIT_SCHEMA``, written directly.
+
+        Byte for byte what fastavro writes (a unit test compares them), at a fraction of the cost
+        of its generic writer on the processor's hot path. Raises ``TypeError`` for a value the
+        schema cannot hold (a naive datetime, a non-text field); callers fall back to fastavro.
+        """
+        texts = _TEXTS
+        return b"".join(
+            (
+                _FRAME.pack(0, schema_id),
+                _fresh(self.entry_id),
+                _TIMES.get(self.time) or _time(self.time),
+                _DECISION_INDEX[self.decision],
+                b"\x00"
+                if self.reason is None
+                else b"\x02" + (texts.get(self.reason) or _string(self.reason)),
+                texts.get(self.subject) or _string(self.subject),
+                texts.get(self.provider) or _string(self.provider),
+                b"\x00"
+                if self.consumer is None
+                else b"\x02" + (texts.get(self.consumer) or _string(self.consumer)),
+                _optional(self.agreement_id),
+                _optional(self.purpose),
+                _optional(self.legal_basis),
+                texts.get(self.record_type) or _string(self.record_type),
+                _LISTS.get(self.fields) or _strings(self.fields),
+                texts.get(self.event_id) or _string(self.event_id),
+                _TIMES.get(self.event_time) or _time(self.event_time),
+                _optional(self.replaces),
+            )
+        )
+
     def to_record(self) -> dict[str, Any]:
         """The Avro record (a flat dict; ``dataclasses.asdict`` would deep-copy every value)."""
         return {
@@ -136,3 +170,84 @@ class AuditEntry:
             "event_time": self.event_time,
             "replaces": self.replaces,
         }
+
+
+# --- the direct Avro writer behind ``AuditEntry.to_avro`` ----------------------------------------
+
+_FRAME: Final = struct.Struct(">bI")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_DECISION_INDEX: Final = {d: bytes([2 * i]) for i, d in enumerate(Decision)}  # zigzag(index), < 64
+_MEMO_SIZE: Final = 4096  # bounded: memory stays flat however many subjects pass by
+_TEXTS: dict[str, bytes] = {}
+_LISTS: dict[tuple[str, ...], bytes] = {}
+_TIMES: dict[datetime, bytes] = {}
+_SMALL: Final = [bytes([(n << 1) if n >= 0 else ((-n << 1) - 1)]) for n in range(-64, 64)]
+
+
+def _long(value: int) -> bytes:
+    """Avro long: zigzag, then base-128 varint, low groups first."""
+    if -64 <= value < 64:
+        return _SMALL[value + 64]
+    n = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _string(value: str) -> bytes:
+    """Avro string; memoised, because a batch repeats the same ids, names and subjects many times."""
+    done = _TEXTS.get(value)
+    if done is None:
+        if type(value) is not str:
+            raise TypeError(f"expected text, got {type(value).__name__}")
+        raw = value.encode()
+        done = _long(len(raw)) + raw
+        if len(_TEXTS) >= _MEMO_SIZE:
+            _TEXTS.clear()
+        _TEXTS[value] = done
+    return done
+
+
+def _fresh(value: str) -> bytes:
+    """An Avro string not worth memoising (unique per entry)."""
+    if type(value) is not str:
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    raw = value.encode()
+    return _long(len(raw)) + raw
+
+
+def _optional(value: str | None) -> bytes:
+    return b"\x00" if value is None else b"\x02" + _string(value)
+
+
+def _strings(values: tuple[str, ...]) -> bytes:
+    done = _LISTS.get(values)
+    if done is None:
+        if not values:
+            return b"\x00"
+        done = _long(len(values)) + b"".join(_string(v) for v in values) + b"\x00"
+        if len(_LISTS) >= _MEMO_SIZE:
+            _LISTS.clear()
+        _LISTS[values] = done
+    return done
+
+
+def _time(value: datetime) -> bytes:
+    done = _TIMES.get(value)
+    if done is None:
+        done = _long(_millis(value))
+        if len(_TIMES) >= _MEMO_SIZE:
+            _TIMES.clear()
+        _TIMES[value] = done
+    return done
+
+
+def _millis(value: datetime) -> int:
+    """timestamp-millis exactly as fastavro computes it for an aware datetime."""
+    if value.tzinfo is None:
+        raise TypeError("audit times must be timezone-aware")
+    delta = value - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000

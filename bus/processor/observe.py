@@ -21,14 +21,33 @@ def count_ingested(topics: Iterable[str]) -> None:
 
 
 def count_decisions(entries: Iterable[AuditEntry], written_at: datetime) -> None:
+    """Counted per label set first, so a batch costs one ``inc`` per label set, not per entry."""
+    deliveries: Counter[tuple[str, str]] = Counter()
+    papers: Counter[str] = Counter()
+    denials: Counter[tuple[str, str]] = Counter()
+    dead: Counter[tuple[str, str]] = Counter()
+    seen: dict[datetime, float] = {}  # event time -> latency, computed once per event
     for entry in entries:
-        if entry.decision in (Decision.DELIVERED, Decision.BACKFILLED):
-            DELIVERIES.labels(consumer=entry.consumer or "-", agreement=entry.agreement_id or "-").inc()
+        if entry.decision is Decision.DELIVERED or entry.decision is Decision.BACKFILLED:
+            deliveries[(entry.consumer or "-", entry.agreement_id or "-")] += 1
             if entry.replaces:
-                PAPER_AVOIDED.labels(certificate=entry.replaces).inc()
+                papers[entry.replaces] += 1
             if entry.decision is Decision.DELIVERED:
-                END_TO_END.observe(max(0.0, (written_at - entry.event_time).total_seconds()))
+                latency = seen.get(entry.event_time)
+                if latency is None:
+                    latency = seen[entry.event_time] = max(
+                        0.0, (written_at - entry.event_time).total_seconds()
+                    )
+                END_TO_END.observe(latency)
         elif entry.decision is Decision.DENIED:
-            DENIALS.labels(reason=entry.reason or "-", consumer=entry.consumer or "-").inc()
+            denials[(entry.reason or "-", entry.consumer or "-")] += 1
         else:
-            DEAD_LETTERS.labels(provider=entry.provider, reason=entry.reason or "-").inc()
+            dead[(entry.provider, entry.reason or "-")] += 1
+    for (consumer, agreement), count in deliveries.items():
+        DELIVERIES.labels(consumer=consumer, agreement=agreement).inc(count)
+    for certificate, count in papers.items():
+        PAPER_AVOIDED.labels(certificate=certificate).inc(count)
+    for (reason, consumer), count in denials.items():
+        DENIALS.labels(reason=reason, consumer=consumer).inc(count)
+    for (provider, reason), count in dead.items():
+        DEAD_LETTERS.labels(provider=provider, reason=reason).inc(count)

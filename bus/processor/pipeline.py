@@ -16,21 +16,31 @@ from typing import TYPE_CHECKING, Any
 
 from bus import topics
 from bus.audit.entry import AUDIT_SCHEMA, AuditEntry, Decision
+from bus.codec import join_fields, projection_plan
 from bus.compose import verify_event
 from bus.envelope import ChangeKind, Envelope
 from bus.errors import EnvelopeError, TopicNameError, UnknownSchemaIdError, WireFormatError
 from bus.ids import SchemaId, TopicName
 from bus.policy.evaluate import Deliver, Deny, EventFacts, evaluate
-from bus.processor.outputs import DeadLetter, Headers, Output, dead_letter_headers, delivery_headers
+from bus.processor.outputs import (
+    DeadLetter,
+    Headers,
+    Output,
+    dead_letter_headers,
+    delivery_headers,
+    delivery_headers_from,
+    forwarded,
+)
 from bus.processor.state import KeyState, StateStore
 from bus.registry.errors import SchemaNotFound
-from bus.serde import AvroSerde, framed_schema_ids
+from bus.serde import AvroSerde, Decoded, frame, framed_schema_ids
 from bus.signing import SignatureError, Verifier
 from bus.validate.fields import check_identifiers
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
 
+    from bus.policy.compile import CompiledAgreement
     from bus.policy.consent import ConsentView
     from bus.processor.agreements import Route, Routes
     from bus.registry.client import RegistryClient
@@ -66,6 +76,9 @@ class Pipeline:
         self._texts: dict[SchemaId, str | None] = {audit_schema_id: json.dumps(AUDIT_SCHEMA)}
         self._subjects: dict[SchemaId, frozenset[str]] = {}
         self._serde = AvroSerde(self._texts.get)
+        self._topics: dict[str, tuple[str, str, TopicName]] = {}  # ingress topic -> provider, type, state
+        self._plans: dict[tuple[SchemaId, SchemaId], tuple[int, ...] | None] = {}
+        self._flat: dict[CompiledAgreement, bool] = {}  # grants only top-level fields
 
     # -- I/O before a batch ------------------------------------------------------------
     async def prefetch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -85,7 +98,7 @@ class Pipeline:
 
     # -- per record --------------------------------------------------------------------
     def process(self, record: ConsumerRecord[bytes, bytes], now: datetime) -> Result:
-        headers: Headers = [(k, bytes(v)) for k, v in record.headers]
+        headers: Headers = [(k, v if type(v) is bytes else bytes(v)) for k, v in record.headers]
         try:
             return self._process(record, headers, now)
         except DeadLetter as error:
@@ -98,20 +111,25 @@ class Pipeline:
             return self._dead_letter(record, headers, internal, now)
 
     def _process(self, record: ConsumerRecord[bytes, bytes], headers: Headers, now: datetime) -> Result:
-        provider, rtype = _ingress_parts(record.topic)
+        parts = self._topics.get(record.topic)
+        if parts is None:
+            provider, rtype = _ingress_parts(record.topic)
+            parts = self._topics[record.topic] = (provider, rtype, topics.state(provider, rtype))
+        provider, rtype, state_topic = parts
         envelope = _envelope(headers, provider, record.key)
+        kind = envelope.kind
         try:
             verify_event(self._verifier, envelope, headers, record.value)
         except SignatureError as exc:
             raise DeadLetter("signature", f"signature_{exc.reason}", exc.message) from None
-        current = self._decode(record, envelope)
+        decoded = self._decode(record, envelope, kind)
+        current = decoded.record if decoded else None
         problems = check_identifiers(current) if current else []
         if problems:
             raise DeadLetter(
                 "validate", "identifier_invalid", "; ".join(f"{p.path}: {p.reason}" for p in problems)
             )
 
-        state_topic = topics.state(provider, rtype)
         before = self._state.get(state_topic, envelope.subject)
         if (
             before is not None
@@ -125,7 +143,7 @@ class Pipeline:
             provider=provider,
             record_type=rtype,
             subject=envelope.subject,
-            kind=envelope.kind,
+            kind=kind,
             event_time=envelope.time,
             record=current,
             changed=envelope.changed,
@@ -140,18 +158,20 @@ class Pipeline:
             self._consent,
             now=now,
         )
-        by_id = {r.compiled.agreement.id: r for r in routes}
         result = Result()
         delivered = set(before.delivered if before else ())
+        base: Headers | None = None
         for decision in decisions:
             if isinstance(decision, Deliver):
-                route = by_id[decision.compiled.agreement.id]
-                result.outputs.append(self._delivery(record, headers, envelope, route, decision))
+                route = next(r for r in routes if r.compiled is decision.compiled)
+                if base is None:
+                    base = forwarded(headers)
+                result.outputs.append(self._delivery(record, base, envelope, kind, route, decision, decoded))
                 delivered.add(route.compiled.agreement.id)
                 result.audit.append(self._entry(envelope, rtype, now, Decision.DELIVERED, decision=decision))
             else:
                 result.audit.append(self._entry(envelope, rtype, now, Decision.DENIED, denial=decision))
-        is_delete = envelope.kind is ChangeKind.DELETED
+        is_delete = kind is ChangeKind.DELETED
         state = KeyState(
             envelope.sequence,
             None if is_delete else record.value,
@@ -212,16 +232,18 @@ class Pipeline:
         result.outputs += [self._audit_output(entry) for entry in result.audit]
         return result
 
-    def _decode(self, record: ConsumerRecord[bytes, bytes], envelope: Envelope) -> dict[str, Any] | None:
+    def _decode(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, kind: ChangeKind
+    ) -> Decoded | None:
         if record.value is None:
-            if envelope.kind is not ChangeKind.DELETED:
+            if kind is not ChangeKind.DELETED:
                 raise DeadLetter(
                     "decode",
                     "tombstone_not_delete",
                     f"a null value needs ce_type ….deleted, got {envelope.type}",
                 )
             return None
-        if envelope.kind is ChangeKind.DELETED:
+        if kind is ChangeKind.DELETED:
             raise DeadLetter("decode", "delete_with_value", "a deleted event must have a null value")
         try:
             decoded = self._serde.decode(record.value, topic=record.topic)
@@ -237,7 +259,7 @@ class Pipeline:
                 "schema_not_for_topic",
                 f"schema id {decoded.schema_id} is not a version of {subject}",
             )
-        return decoded.record
+        return decoded
 
     def _previous(self, before: KeyState | None, topic: str) -> dict[str, Any] | None:
         if before is None or before.value is None:
@@ -251,24 +273,45 @@ class Pipeline:
     def _delivery(
         self,
         record: ConsumerRecord[bytes, bytes],
-        headers: Headers,
+        base: Headers,
         envelope: Envelope,
+        kind: ChangeKind,
         route: Route,
         decision: Deliver,
+        decoded: Decoded | None,
     ) -> Output:
         changed = None
         if envelope.changed is not None:
             changed = tuple(path for path in envelope.changed if route.compiled.grants(path))
         value = None
         if decision.record is not None:
-            value = self._serde.encode(route.schema_id, decision.record, topic=route.topic)
-        ce_type = f"{route.record_name}.{envelope.kind.value}"
+            value = self._sliced(route, decoded) or self._serde.encode(
+                route.schema_id, decision.record, topic=route.topic
+            )
+        ce_type = f"{route.record_name}.{kind.value}".encode()
         return Output(
             route.topic,
             record.key,
             value,
-            delivery_headers(headers, ce_type, route.compiled.agreement.id, changed),
+            delivery_headers_from(base, ce_type, route.compiled.agreement.id, changed),
         )
+
+    def _sliced(self, route: Route, decoded: Decoded | None) -> bytes | None:
+        """The projection as the granted fields' bytes of the ingress value, when the grant allows.
+
+        A grant of whole top-level fields (``bus.codec.projection_plan``) is encoded by copying
+        those fields' bytes: the same bytes fastavro would write for the projected record.
+        """
+        if decoded is None or not decoded.spans:
+            return None
+        key = (route.schema_id, decoded.schema_id)
+        if key not in self._plans:
+            text = self._texts.get(decoded.schema_id)
+            self._plans[key] = projection_plan(json.loads(text), route.compiled.schema) if text else None
+        plan = self._plans[key]
+        if plan is None:
+            return None
+        return frame(route.schema_id, join_fields(decoded.body, decoded.spans, plan))
 
     def _entry(
         self,
@@ -294,12 +337,28 @@ class Pipeline:
             agreement_id=agreement.id if agreement else None,
             purpose=agreement.purpose if agreement else None,
             legal_basis=agreement.legal_basis if agreement else None,
-            fields=decision.fields if decision else (),
+            fields=self._sent_fields(decision) if decision else (),
             replaces=agreement.replaces if agreement and decision else None,
         )
 
+    def _sent_fields(self, decision: Deliver) -> tuple[str, ...]:
+        """``decision.fields``, with a shortcut for grants of top-level fields only."""
+        record = decision.record
+        if record is None:
+            return ()
+        compiled = decision.compiled
+        flat = self._flat.get(compiled)
+        if flat is None:
+            flat = self._flat[compiled] = all("." not in path for path in compiled.agreement.fields)
+        if flat:
+            return tuple(path for path in compiled.agreement.fields if path in record)
+        return decision.fields
+
     def _audit_output(self, entry: AuditEntry) -> Output:
-        value = self._serde.encode(self._audit_id, entry.to_record(), topic=topics.SystemTopic.AUDIT)
+        try:
+            value = entry.to_avro(self._audit_id)
+        except TypeError:  # a value the direct writer does not take: let fastavro say what is wrong
+            value = self._serde.encode(self._audit_id, entry.to_record(), topic=topics.SystemTopic.AUDIT)
         return Output(TopicName(topics.SystemTopic.AUDIT), entry.subject.encode(), value, [])
 
     def _dead_letter(

@@ -4,6 +4,13 @@ consume a batch → process every record → produce every output → await ever
 commit the batch's offsets. A failed produce stops the loop before the commit (the
 supervisor restarts it and the batch is processed again; duplicates carry the same
 ``ce_id`` and stale versions are dropped by ``bus_sequence``).
+
+``run`` keeps up to ``max_in_flight`` batches between "outputs queued" and "committed": while
+the broker acknowledges batch N, batch N+1 is consumed and processed. Batches are settled
+strictly in order, and a batch's offsets are committed only after every output of it (and of
+every batch before it) was acknowledged, so the guarantee above is unchanged; outputs keep
+their per-partition order because the producer queues batches for a partition in order. A
+rebalance settles every batch in flight before partitions are handed over.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -35,6 +44,7 @@ from bus.processor.observe import count_decisions, count_ingested
 from bus.processor.outputs import Output
 from bus.processor.pipeline import Pipeline, utc_now
 from bus.processor.state import StateStore
+from bus.processor.writer import BatchWriter
 from bus.registry.client import RegistryClient
 from bus.signing import Verifier, public_key_from_text
 
@@ -53,15 +63,30 @@ class ProcessorSettings(BaseSettings):
     registry_url: str = "http://127.0.0.1:8081"
     operator_token: str | None = Field(default=None, validation_alias="BUS_OPERATOR_TOKEN")
     max_batch: int = Field(default=2000, ge=1)
+    max_in_flight: int = Field(default=2, ge=1, le=8)  # batches queued but not yet committed
     topic_pattern: str = INGRESS_PATTERN
 
 
+@dataclass
+class _InFlight:
+    """A batch whose outputs are queued: committed once ``acks`` are all done."""
+
+    acks: asyncio.Future[list[object]]
+    offsets: dict[TopicPartition, int]
+    records: list[str]  # ingress topics, for the ingest counter
+    entries: list[AuditEntry]
+    started: float
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, on_assigned: Callable[[set[TopicPartition]], None]) -> None:
+    def __init__(
+        self, on_assigned: Callable[[set[TopicPartition]], None], on_revoked: Callable[[], Awaitable[None]]
+    ) -> None:
         self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        return None
+        await self._on_revoked()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._on_assigned(set(assigned))
@@ -85,7 +110,9 @@ class Processor:
         self.backfills = BackfillView()
         self.backfiller = Backfiller(self.backfills, self.state, self.routes)
         self._keys: dict[tuple[str, str, str], Ed25519PublicKey] = {}
-        self.verifier = Verifier(self._public_key)
+        # A root is useful while its publisher batch is arriving: a few thousand cover minutes of
+        # traffic and keep memory flat (the default 65,536 would hold ~25 MB before it stops growing).
+        self.verifier = Verifier(self._public_key, cache_size=4096)
         self._followers = [
             self.directory.follower(kafka),
             TopicFollower(kafka, topics.SystemTopic.AGREEMENTS, self.agreements.apply),
@@ -93,6 +120,7 @@ class Processor:
             TopicFollower(kafka, topics.SystemTopic.BACKFILL, self.backfills.apply),
         ]
         self._producer = make_producer(kafka)
+        self._writer = BatchWriter(self._producer)
         self._consumer = make_consumer(
             kafka, group_id=settings.group_id, metadata_max_age_ms=3000, max_poll_records=settings.max_batch
         )
@@ -103,6 +131,8 @@ class Processor:
         self.processed = 0
         self.assignment: set[TopicPartition] = set()
         self._lag_reported = 0.0
+        self._in_flight: deque[_InFlight] = deque()
+        self._settling = asyncio.Lock()
 
     def _public_key(self, agency: str, key_id: str) -> Ed25519PublicKey | None:
         entry = self.directory.get(agency)
@@ -137,7 +167,8 @@ class Processor:
         await self._producer.start()
         await self._consumer.start()
         self._consumer.subscribe(
-            pattern=self.settings.topic_pattern, listener=_Rebalance(self._assigned_changed)
+            pattern=self.settings.topic_pattern,
+            listener=_Rebalance(self._assigned_changed, self._settle_on_revoke),
         )
 
     def _assigned_changed(self, assigned: set[TopicPartition]) -> None:
@@ -153,14 +184,31 @@ class Processor:
             await follower.stop()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self.step()
+        try:
+            while not stop.is_set():
+                if await self._begin() or not self._in_flight:
+                    await self.settle(keep=self.settings.max_in_flight - 1)
+                else:  # idle: nothing new came in, so finish what is in flight
+                    await self.settle()
+            await self.settle()
+        finally:
+            self._abandon()
 
     async def step(self) -> int:
-        """One batch: returns how many input records it processed (0 when idle)."""
+        """One batch, settled: returns how many input records it processed (0 when idle)."""
+        try:
+            count = await self._begin()
+            await self.settle()
+        finally:
+            self._abandon()
+        return count
+
+    async def _begin(self) -> int:
+        """Consume and process one batch and queue its outputs; returns its input record count."""
         assert self.pipeline is not None, "Processor.start() was not awaited"
         batch = await self._consumer.getmany(timeout_ms=100, max_records=self.settings.max_batch)
         if self._assigned is not None:
+            await self.settle()  # (also done on revocation) nothing of the old assignment stays open
             await self._reload_state(self._assigned)
             self._assigned = None
         records = [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
@@ -172,28 +220,53 @@ class Processor:
         now = utc_now()
         outputs: list[Output] = []
         entries: list[AuditEntry] = []
+        process = self.pipeline.process
         for record in records:
-            result = self.pipeline.process(record, now)
+            result = process(record, now)
             outputs += result.outputs
             entries += result.audit
         backfill = await self.backfiller.step(self.pipeline, self.assignment, now)  # after live: never ahead
         outputs += backfill.outputs
         entries += backfill.audit
         await self._ensure_topics({o.topic for o in outputs})
-        futures = [
-            await self._producer.send(o.topic, key=o.key, value=o.value, headers=o.headers) for o in outputs
-        ]
-        await asyncio.gather(*futures)
-        if records:
-            await self._consumer.commit(
-                {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
-            )
+        acks = asyncio.gather(*await self._writer.write(outputs))
+        offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
+        self._in_flight.append(_InFlight(acks, offsets, [r.topic for r in records], entries, started))
         self.processed += len(records)
-        count_ingested(r.topic for r in records)
-        count_decisions(entries, utc_now())
-        PROCESSING.observe(time.perf_counter() - started)
-        await self._report_lag()
         return len(records)
+
+    async def settle(self, keep: int = 0) -> None:
+        """Wait for the oldest batches' acks and commit their offsets, until ``keep`` remain in flight.
+
+        Finished batches are committed too, so a commit is never later than it needs to be. An
+        output that fails raises here, before its batch (or any later one) is committed.
+        """
+        async with self._settling:
+            while self._in_flight and (len(self._in_flight) > keep or self._in_flight[0].acks.done()):
+                oldest = self._in_flight[0]
+                await oldest.acks
+                if oldest.offsets:
+                    await self._consumer.commit(oldest.offsets)
+                self._in_flight.popleft()
+                count_ingested(oldest.records)
+                count_decisions(oldest.entries, utc_now())
+                PROCESSING.observe(time.perf_counter() - oldest.started)
+            await self._report_lag()
+
+    async def _settle_on_revoke(self) -> None:
+        """Commit what is in flight before partitions move (unless the loop is settling right now)."""
+        if self._settling.locked():
+            return  # the loop's own settle commits, or fails and restarts the worker
+        try:
+            await self.settle()
+        except Exception:  # the loop meets the same failure at its next settle and stops
+            log.exception("could not settle the batches in flight before a rebalance")
+
+    def _abandon(self) -> None:
+        """After a failure: forget batches in flight (never committed; they are processed again)."""
+        for pending in self._in_flight:
+            pending.acks.cancel()
+        self._in_flight.clear()
 
     async def _report_lag(self) -> None:
         """``bus_consumer_lag`` per ingress topic, at most once a second (positions are local)."""

@@ -58,3 +58,23 @@ def test_the_schema_has_no_place_for_field_values() -> None:
     names = {f["name"] for f in AUDIT_SCHEMA["fields"]}
     assert "record" not in names
     assert "values" not in names
+
+
+def test_the_direct_writer_matches_fastavro_byte_for_byte() -> None:
+    schema = fastavro.parse_schema(AUDIT_SCHEMA)
+    before_epoch = dt.datetime(1969, 7, 20, 20, 17, 40, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    entries = [
+        an_entry(),
+        an_entry(fields=(), consumer=None, agreement_id=None, purpose=None, legal_basis=None),
+        an_entry(decision=Decision.DENIED, reason="consent_missing", fields=()),
+        an_entry(decision=Decision.DEAD_LETTERED, reason="x" * 300, subject="ä€𝄞", event_time=before_epoch),
+        an_entry(
+            decision=Decision.BACKFILLED, replaces="certificate-7", fields=tuple(f"f{i}" for i in range(70))
+        ),
+        an_entry(time=dt.datetime(2026, 1, 1, 0, 0, 0, 123_456, tzinfo=dt.UTC), event_time=NOW),
+    ]
+    for entry in entries:
+        buffer = io.BytesIO()
+        buffer.write(b"\x00" + (4242).to_bytes(4, "big"))
+        fastavro.schemaless_writer(buffer, schema, entry.to_record())
+        assert entry.to_avro(4242) == buffer.getvalue()

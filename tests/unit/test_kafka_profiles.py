@@ -64,3 +64,9 @@ def test_settings_are_read_from_bus_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("BUS_BROKER_PROFILE", "embedded")
     loaded = KafkaSettings()  # type: ignore[call-arg]
     assert (loaded.bootstrap, loaded.broker_profile) == ("10.0.0.1:9092", BrokerProfile.EMBEDDED)
+
+
+def test_compression_is_off_unless_configured() -> None:
+    assert "compression_type" not in producer_config(settings(BrokerProfile.KAFKA))
+    lz4 = KafkaSettings(bootstrap="127.0.0.1:9092", compression="lz4")
+    assert producer_config(lz4)["compression_type"] == "lz4"
