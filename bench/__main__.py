@@ -1,4 +1,11 @@
-"""``python -m bench [--quick]``: run the benchmarks, print one table, write bench/results.json."""
+"""``python -m bench [--quick] [--soak] [--only NAME ...]``: run the benchmarks, print one table,
+write bench/results.json.
+
+Scenarios (each figure measured in the same run as its baseline, on the embedded broker, with
+canonical person records): raw, pipeline, pipeline_cpu, latency, scale, registry, tracker, and
+the older broker_storage, signing, publish; soak only with ``--soak`` (10 minutes, not in CI).
+``--quick`` runs reduced sizes in under 3 minutes on an idle 2-core machine.
+"""
 
 from __future__ import annotations
 
@@ -7,73 +14,185 @@ import asyncio
 import json
 import os
 import platform
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import broker_storage, pipeline, publish, signing
+from bench import (
+    broker_storage,
+    latency,
+    pipeline,
+    pipeline_cpu,
+    publish,
+    registry,
+    signing,
+    soak,
+    tracker_latency,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker")
+OLDER = ("broker_storage", "signing", "publish")
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    info: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_start": os.getloadavg(),
+    }
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        info["cpu"] = model
+        info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (OSError, StopIteration, ValueError):
+        pass
+    return info
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer records (under 3 minutes)")
-    args = parser.parse_args()
-    records = 50_000 if args.quick else 200_000
-    storage = asyncio.run(broker_storage.run(records))
-    table = Table(
-        "scenario",
-        "storage",
-        "batching",
-        "produce msg/s",
-        "read msg/s",
-        title=f"agency-bus bench ({records:,} records of {storage['value_bytes']} bytes)",
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    for figure in storage["figures"]:
-        table.add_row(
-            "broker_storage",
-            figure["storage"],
-            figure["batching"],
-            f"{figure['produce_per_s']:,.0f}",
-            f"{figure['read_per_s']:,.0f}",
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (under 3 minutes)")
+    parser.add_argument("--soak", action="store_true", help="also the 10-minute soak at 2k events/s")
+    parser.add_argument("--profile", action="store_true", help="write bench/profile-pipeline.txt")
+    parser.add_argument(
+        "--only", nargs="+", choices=[*DEFAULT, *OLDER, "soak", "all"], help="run just these scenarios"
+    )
+    args = parser.parse_args()
+    quick = args.quick
+    wanted = set(args.only or (DEFAULT if quick else (*DEFAULT, *OLDER)))
+    if "all" in wanted:
+        wanted = {*DEFAULT, *OLDER}
+    if args.soak:
+        wanted.add("soak")
+    console = Console()
+    scenarios: dict[str, Any] = {}
+    loads: dict[str, str] = {}
+
+    def scenario(name: str, run: Callable[[], Any]) -> None:
+        if name not in wanted:
+            return
+        console.print(f"[bold]{name}[/] (load average {_load()})")
+        started = time.perf_counter()
+        scenarios[name] = run()
+        loads[name] = _load()
+        scenarios[name]["load_average_after"] = loads[name]
+        scenarios[name]["seconds"] = round(time.perf_counter() - started, 1)
+
+    count = 10_000 if quick else 50_000
+    if wanted & {"raw", "pipeline"}:
+        both = asyncio.run(
+            pipeline.run(count, compression=("lz4", "zstd"), pipeline_compression=() if quick else ("lz4",))
         )
-    for name, ratio in storage["durable_to_memory"].items():
-        table.add_row("durable/memory", "ratio", name, f"{ratio['produce']:.2f}", f"{ratio['read']:.2f}")
-    Console().print(table)
-    signatures = signing.run(20_000 if args.quick else 100_000)
-    publishing = asyncio.run(publish.run(20_000 if args.quick else 100_000))
-    figures = Table("scenario", "figure", "value", title="signing and publishing (same run)")
-    for row in signatures["figures"]:
-        for figure in ("sign_per_s", "verify_per_s"):
-            figures.add_row(
-                "signing", f"{row['scheme']} {figure} (batch {row['batch_size']})", f"{row[figure]:,.0f}"
+        for name in ("raw", "pipeline"):
+            both[name]["load_average_after"] = _load()
+            scenarios[name] = both[name]
+    scenario("pipeline_cpu", lambda: pipeline_cpu.run(3_000 if quick else 20_000, profile=args.profile))
+    scenario(
+        "latency",
+        lambda: asyncio.run(latency.latency((1000, 5000, 10000), 3.0 if quick else 20.0)),
+    )
+    scenario("scale", lambda: asyncio.run(latency.scale(12_000 if quick else 60_000)))
+    scenario("registry", lambda: asyncio.run(registry.run(2.0 if quick else 5.0)))
+    scenario("tracker", lambda: asyncio.run(tracker_latency.run(30 if quick else 200)))
+    scenario("broker_storage", lambda: asyncio.run(broker_storage.run(50_000 if quick else 200_000)))
+    scenario("signing", lambda: signing.run(20_000 if quick else 100_000))
+    scenario("publish", lambda: asyncio.run(publish.run(20_000 if quick else 100_000)))
+    scenario("soak", lambda: asyncio.run(soak.run()))
+
+    previous: dict[str, Any] = {}
+    if RESULTS.exists():
+        try:
+            previous = json.loads(RESULTS.read_text()).get("scenarios", {})
+        except ValueError:
+            previous = {}
+    merged = {**previous, **scenarios}  # scenarios not run this time keep their last figures
+    RESULTS.write_text(
+        json.dumps(
+            {"machine": machine(), "quick": quick, "ran": sorted(scenarios), "scenarios": merged}, indent=2
+        )
+    )
+    console.print(table(scenarios))
+    console.print(f"wrote {RESULTS}")
+
+
+def table(scenarios: dict[str, Any]) -> Table:
+    rows = Table("scenario", "figure", "value", "load avg (1/5/15 min, after)", title="agency-bus bench")
+
+    def add(name: str, figure: str, value: float | str, fmt: str = ",.0f") -> None:
+        text = value if isinstance(value, str) else format(value, fmt)
+        rows.add_row(name, figure, text, scenarios[name].get("load_average_after", ""))
+
+    if "raw" in scenarios:
+        raw = scenarios["raw"]
+        for key, value in raw["variants_events_per_s"].items():
+            add("raw", f"{key} events/s (fan-out {raw['fan_out']} unless 1to1)", value)
+    if "pipeline" in scenarios:
+        pipe = scenarios["pipeline"]
+        add("pipeline", "events/s, 1 worker", pipe["events_per_s"])
+        add("pipeline", "ratio to raw (same fan-out, batched)", pipe["ratio_to_raw"], ".2f")
+        add("pipeline", "ratio to raw (per-record send)", pipe["ratio_to_raw_per_record_send"], ".2f")
+        add("pipeline", "subscriber SDK events/s (one agreement)", pipe["subscriber"]["events_per_s"])
+        for codec, value in pipe["compression_events_per_s"].items():
+            add("pipeline", f"events/s with compression {codec}", value)
+    if "pipeline_cpu" in scenarios:
+        cpu = scenarios["pipeline_cpu"]
+        add("pipeline_cpu", "CPU µs per event (process only)", cpu["cpu_us_per_event"], ".0f")
+        add("pipeline_cpu", "events per CPU second", cpu["events_per_cpu_s"])
+    for rate, figures in scenarios.get("latency", {}).items():
+        if isinstance(figures, dict) and "p99_ms" in figures:
+            add(
+                "latency",
+                f"{rate}/s p50 / p95 / p99 ms",
+                f"{figures['p50_ms']:.0f} / {figures['p95_ms']:.0f} / {figures['p99_ms']:.0f}",
             )
-    for name, ratio in signatures["batch_to_per_event"].items():
-        figures.add_row("signing", f"batch/per-event {name}", f"{ratio:.2f}")
-    for key, value in publishing.items():
-        if isinstance(value, float):
-            figures.add_row("publish", key, f"{value:,.2f}")
-    pipe = asyncio.run(pipeline.run(10_000 if args.quick else 50_000))
-    for key in ("raw_events_per_s", "pipeline_events_per_s", "ratio_to_raw"):
-        figures.add_row("pipeline", f"{key} (fan-out {pipe['fan_out']})", f"{pipe[key]:,.2f}")
-    Console().print(figures)
-    raw = {"events_per_s": pipe["raw_events_per_s"], "fan_out": pipe["fan_out"]}
-    scenarios = {
-        "raw": raw,
-        "pipeline": pipe,
-        "broker_storage": storage,
-        "signing": signatures,
-        "publish": publishing,
-    }
-    RESULTS.write_text(json.dumps({"machine": machine(), "scenarios": scenarios}, indent=2))
-    Console().print(f"wrote {RESULTS}")
+    if "scale" in scenarios:
+        scale = scenarios["scale"]
+        add("scale", "1 worker events/s", scale["events_per_s_1_worker"])
+        add("scale", "2 workers events/s", scale["events_per_s_2_workers"])
+        add("scale", "speedup 2 workers", scale["speedup_2_workers"], ".2f")
+    if "registry" in scenarios:
+        for key, value in scenarios["registry"].items():
+            if key.endswith("_per_s"):
+                add("registry", key, value)
+    if "tracker" in scenarios:
+        tracker = scenarios["tracker"]
+        add(
+            "tracker",
+            f"decision -> visible p50 / p99 ms ({tracker['rate_per_s']:.0f}/s)",
+            f"{tracker['p50_s'] * 1000:.0f} / {tracker['p99_s'] * 1000:.0f}",
+        )
+    if "soak" in scenarios:
+        for name, figures in scenarios["soak"].items():
+            if isinstance(figures, dict) and "growth_pct" in figures:
+                add("soak", f"{name} RSS growth % after warm-up", figures["growth_pct"], ".1f")
+    for name in ("signing", "publish"):
+        for key, value in scenarios.get(name, {}).items():
+            if isinstance(value, float) and key not in ("seconds",):
+                add(name, key, value, ",.2f")
+    if "broker_storage" in scenarios:
+        for figure in scenarios["broker_storage"]["figures"]:
+            add(
+                "broker_storage",
+                f"{figure['storage']}/{figure['batching']} produce msg/s",
+                figure["produce_per_s"],
+            )
+    return rows
 
 
 if __name__ == "__main__":

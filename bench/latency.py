@@ -1,0 +1,195 @@
+"""``latency`` and ``scale``: processor workers as separate processes, measured from outside.
+
+latency: a publisher process offers a fixed load (1k, 5k, 10k events/s) through the publisher
+SDK; one processor process; the subscriber SDK in this process records ce_time → handler for
+every delivery of one agreement (same clock). Events of the first 3 s of each run are warm-up
+(subscriber group join, delivery topic creation) and are not counted.
+scale: the same backlog drained by 1 and then 2 processor processes (each starts only when all
+partitions are assigned, so no rebalance is timed); the rate comes from the workers' own counts
+of records processed (the embedded broker's OffsetFetch answer does not decode in aiokafka's admin
+client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+from bench.world import CONSUMER, Provider, World
+from bus.subscriber.client import Subscriber
+from bus.subscriber.update import Update
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] * 1000
+
+    return {
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p95_ms": at(0.95),
+        "p99_ms": at(0.99),
+        "max_ms": ordered[-1] * 1000,
+    }
+
+
+async def spawn(world: World, role: str, config: dict[str, Any]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.worker",
+        role,
+        json.dumps({"bootstrap": world.settings.bootstrap, "registry": world.registry_url, **config}),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=world.worker_env(),
+    )
+
+
+async def expect(process: asyncio.subprocess.Process, prefix: str, within_s: float = 120) -> str:
+    assert process.stdout is not None
+    while True:
+        line = (await asyncio.wait_for(process.stdout.readline(), within_s)).decode()
+        if not line:
+            raise RuntimeError(f"worker exited before saying {prefix!r}")
+        if line.startswith(prefix):
+            return line.strip()
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def processor_process(world: World, provider: Provider, group: str, *, wait_go: bool = False) -> Any:
+    return await spawn(
+        world,
+        "processor",
+        {"group": group, "token": world.token, "pattern": rf"^{provider.topic}$", "wait_go": wait_go},
+    )
+
+
+async def one_load(world: World, rate: int, seconds: float, warm_s: float = 3.0) -> dict[str, Any]:
+    """``warm_s`` first seconds of publishing are not counted (group joins, topic creation)."""
+    provider = await world.provider(f"lat{rate}")
+    worker = await processor_process(world, provider, f"bench-lat-{rate}")
+    latencies: list[tuple[dt.datetime, float]] = []
+
+    async def handler(update: Update) -> None:
+        now = dt.datetime.now(dt.UTC)
+        latencies.append((update.event_time, (now - update.event_time).total_seconds()))
+
+    try:
+        await expect(worker, "assigned")
+        async with Subscriber(
+            CONSUMER,
+            world.consumer_token,
+            bootstrap=world.settings,
+            registry=world.registry_url,
+            store_path=world.tmp / f"{provider.name}.subscriber.sqlite",
+            max_batch=2000,
+        ) as subscriber:
+            task = asyncio.create_task(subscriber.run(provider.tax_agreement, handler))
+            counted_from = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=warm_s)
+            publisher = await spawn(
+                world,
+                "publish",
+                {
+                    "provider": provider.name,
+                    "key_file": str(world.key_file(provider)),
+                    "spool": str(world.tmp / f"{provider.name}.spool.sqlite"),
+                    "rate": rate,
+                    "seconds": seconds + warm_s,
+                },
+            )
+            published = int((await expect(publisher, "published", within_s=seconds + 180)).split()[1])
+            await publisher.wait()
+            deadline = time.monotonic() + 60
+            while len(latencies) < published and time.monotonic() < deadline:  # noqa: ASYNC110 - polling a count
+                await asyncio.sleep(0.1)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await stop(worker)
+    steady = [latency for at, latency in latencies if at >= counted_from]
+    return {
+        "offered_per_s": rate,
+        "published": published,
+        "published_per_s": published / (seconds + warm_s),
+        "delivered": len(latencies),
+        **(quantiles(steady) if steady else {}),
+        "path": "ce_time (publisher SDK) -> subscriber SDK handler",
+    }
+
+
+async def latency(loads: tuple[int, ...], seconds: float) -> dict[str, Any]:
+    async with World() as world:
+        return {str(rate): await one_load(world, rate, seconds) for rate in loads}
+
+
+async def _drain(world: World, provider: Provider, count: int, workers: int) -> float:
+    """Events/s of ``workers`` processes draining the backlog, from their ``progress`` lines."""
+    group = f"bench-scale-{workers}"
+    processes = [await processor_process(world, provider, group, wait_go=True) for _ in range(workers)]
+    progress = [0] * workers
+
+    async def follow(index: int, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            if line.startswith(b"progress "):
+                progress[index] = int(line.split()[1])
+
+    try:
+        for process in processes:  # every worker holds partitions: the group has settled
+            await expect(process, "assigned")
+        readers = [asyncio.create_task(follow(i, p)) for i, p in enumerate(processes)]
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
+        first, started = 0, time.perf_counter()
+        while sum(progress) < count:
+            if not first and sum(progress):
+                first, started = sum(progress), time.perf_counter()
+            await asyncio.sleep(0.02)
+        rate = (count - first) / (time.perf_counter() - started)
+    finally:
+        for process in processes:
+            await stop(process)
+    for reader in readers:
+        reader.cancel()
+    return rate
+
+
+async def scale(count: int) -> dict[str, Any]:
+    async with World() as world:
+        rates = {}
+        for workers in (1, 2):
+            provider = await world.provider(f"scale{workers}")
+            await world.backlog(provider, count)
+            rates[workers] = await _drain(world, provider, count, workers)
+    return {
+        "events": count,
+        "events_per_s_1_worker": rates[1],
+        "events_per_s_2_workers": rates[2],
+        "speedup_2_workers": rates[2] / rates[1],
+        "note": (
+            "2 cores: the broker, both workers and this process share them, so 2 workers cannot reach "
+            "2 cores' worth; on a machine with a core per worker (and the broker elsewhere) they can"
+        ),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(latency((1000,), 5.0)), indent=1))

@@ -1,0 +1,102 @@
+"""Bench components in processes of their own, so each has its own core share (and RSS to sample).
+
+``python -m bench.worker processor CONFIG``: a processor worker; prints ``assigned <n>`` once it
+holds partitions, waits for a line on stdin when ``wait_go`` is set, then runs until SIGTERM.
+``python -m bench.worker publish CONFIG``: publishes person changes through the publisher SDK at a
+fixed rate for a fixed time (ce_time is stamped at publish), then prints ``published <n>``.
+CONFIG is one JSON argument written by the scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.publish import people
+from bus.envelope import ChangeKind
+from bus.kafka import BrokerProfile, KafkaSettings
+from bus.processor.service import Processor, ProcessorSettings
+from bus.signing import private_key_from_pem
+from connectors.sdk import Change, Publisher
+
+
+def _settings(config: dict[str, Any]) -> KafkaSettings:
+    return KafkaSettings(bootstrap=config["bootstrap"], broker_profile=BrokerProfile.EMBEDDED)
+
+
+async def processor(config: dict[str, Any]) -> None:
+    worker = Processor(
+        _settings(config),
+        ProcessorSettings(
+            group_id=config["group"],
+            registry_url=config["registry"],
+            operator_token=config["token"],
+            topic_pattern=config["pattern"],
+        ),
+    )
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not worker._consumer.assignment() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        print(f"assigned {len(worker._consumer.assignment())}", flush=True)
+        if config.get("wait_go"):
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        reporting = asyncio.create_task(_progress(worker, stop))
+        await worker.run(stop)
+        await reporting
+    finally:
+        await worker.stop()
+        print(f"processed {worker.processed}", flush=True)
+
+
+async def _progress(worker: Processor, stop: asyncio.Event) -> None:
+    """``progress <n>`` lines (records processed so far) for a scenario that counts from outside."""
+    while not stop.is_set():
+        print(f"progress {worker.processed}", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.1)
+
+
+async def publish(config: dict[str, Any]) -> None:
+    rate, seconds, chunk = float(config["rate"]), float(config["seconds"]), int(config.get("chunk", 0))
+    chunk = chunk or max(1, int(rate / 100))  # 100 publish calls per second
+    persons = people(int(config.get("people", 5000)))
+    key = private_key_from_pem(Path(config["key_file"]).read_bytes())  # noqa: ASYNC240 - start-up
+    sent = 0
+    async with Publisher(
+        config["provider"],
+        "bench",
+        key,
+        bootstrap=_settings(config),
+        registry=config["registry"],
+        spool_path=Path(config["spool"]),
+    ) as publisher:
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            due = int((time.monotonic() - started) * rate)
+            if sent >= due:
+                await asyncio.sleep(min(0.01, (sent + chunk - due) / rate))
+                continue
+            batch = [persons[(sent + i) % len(persons)] for i in range(min(chunk, due - sent))]
+            await publisher.publish_many([Change(ChangeKind.CREATED, "person", p["iin"], p) for p in batch])
+            sent += len(batch)
+        await publisher.flush(timeout_s=120)
+    print(f"published {sent}", flush=True)
+
+
+def main() -> None:
+    role, config = sys.argv[1], json.loads(sys.argv[2])
+    asyncio.run({"processor": processor, "publish": publish}[role](config))
+
+
+if __name__ == "__main__":
+    main()
