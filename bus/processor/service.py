@@ -49,6 +49,7 @@ from bus.registry.client import RegistryClient
 from bus.signing import Verifier, public_key_from_text
 
 log = logging.getLogger(__name__)
+STATE_PREFIX = "state."
 INGRESS_PATTERN = r"^ingress\.[a-z0-9-]+\.[a-z][a-z0-9_]*$"
 
 
@@ -71,7 +72,7 @@ class ProcessorSettings(BaseSettings):
 class _InFlight:
     """A batch whose outputs are queued: committed once ``acks`` are all done."""
 
-    acks: asyncio.Future[list[object]]
+    acks: asyncio.Future[None]
     offsets: dict[TopicPartition, int]
     records: list[str]  # ingress topics, for the ingest counter
     entries: list[AuditEntry]
@@ -132,6 +133,7 @@ class Processor:
         self.assignment: set[TopicPartition] = set()
         self._lag_reported = 0.0
         self._in_flight: deque[_InFlight] = deque()
+        self._state_queued: asyncio.Future[None] | None = None
         self._settling = asyncio.Lock()
 
     def _public_key(self, agency: str, key_id: str) -> Ed25519PublicKey | None:
@@ -229,11 +231,31 @@ class Processor:
         outputs += backfill.outputs
         entries += backfill.audit
         await self._ensure_topics({o.topic for o in outputs})
-        acks = asyncio.gather(*await self._writer.write(outputs))
+        queued: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acks = asyncio.ensure_future(self._write(outputs, self._state_queued, queued))
+        self._state_queued = queued
         offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
         self._in_flight.append(_InFlight(acks, offsets, [r.topic for r in records], entries, started))
         self.processed += len(records)
         return len(records)
+
+    async def _write(
+        self, outputs: list[Output], previous: asyncio.Future[None] | None, queued: asyncio.Future[None]
+    ) -> None:
+        """Deliveries, dead letters and audit first; the state records only once those are acknowledged.
+
+        State says "this key's sequence was applied": written together with the deliveries, a
+        crash could keep the state and lose a delivery, and the retry would then drop the event as
+        stale. State records go out after the previous batch's (same order per key on the topic).
+        """
+        first = [o for o in outputs if not o.topic.startswith(STATE_PREFIX)]
+        then = [o for o in outputs if o.topic.startswith(STATE_PREFIX)]
+        await asyncio.gather(*await self._writer.write(first))
+        if previous is not None:
+            await previous
+        written = await self._writer.write(then)
+        queued.set_result(None)
+        await asyncio.gather(*written)
 
     async def settle(self, keep: int = 0) -> None:
         """Wait for the oldest batches' acks and commit their offsets, until ``keep`` remain in flight.
@@ -267,6 +289,7 @@ class Processor:
         for pending in self._in_flight:
             pending.acks.cancel()
         self._in_flight.clear()
+        self._state_queued = None
 
     async def _report_lag(self) -> None:
         """``bus_consumer_lag`` per ingress topic, at most once a second (positions are local)."""
