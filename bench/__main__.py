@@ -2,7 +2,7 @@
 write bench/results.json.
 
 Scenarios (each figure measured in the same run as its baseline, on the embedded broker, with
-canonical person records): raw, pipeline, pipeline_cpu, latency, scale, registry, tracker, and
+canonical person records): raw, pipeline, pipeline_cpu, latency, scale, registry, tracker, wallet, and
 the older broker_storage, signing, publish; soak only with ``--soak`` (10 minutes, not in CI).
 ``--quick`` runs reduced sizes in under 3 minutes on an idle 2-core machine.
 """
@@ -32,10 +32,11 @@ from bench import (
     signing,
     soak,
     tracker_latency,
+    wallet_latency,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker")
+DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker", "wallet")
 OLDER = ("broker_storage", "signing", "publish")
 
 
@@ -110,6 +111,7 @@ def main() -> None:
     scenario("scale", lambda: asyncio.run(latency.scale(12_000 if quick else 60_000)))
     scenario("registry", lambda: asyncio.run(registry.run(2.0 if quick else 5.0)))
     scenario("tracker", lambda: asyncio.run(tracker_latency.run(30 if quick else 200)))
+    scenario("wallet", lambda: asyncio.run(wallet_latency.run(30 if quick else 200)))
     scenario("broker_storage", lambda: asyncio.run(broker_storage.run(50_000 if quick else 200_000)))
     scenario("signing", lambda: signing.run(20_000 if quick else 100_000))
     scenario("publish", lambda: asyncio.run(publish.run(20_000 if quick else 100_000)))
@@ -176,6 +178,13 @@ def table(scenarios: dict[str, Any]) -> Table:
             "tracker",
             f"decision -> visible p50 / p99 ms ({tracker['rate_per_s']:.0f}/s)",
             f"{tracker['p50_s'] * 1000:.0f} / {tracker['p99_s'] * 1000:.0f}",
+        )
+    if "wallet" in scenarios:
+        wallet = scenarios["wallet"]
+        add(
+            "wallet",
+            f"address change -> wallet API p50 / p99 ms ({wallet['rate_per_s']:.0f}/s)",
+            f"{wallet['p50_s'] * 1000:.0f} / {wallet['p99_s'] * 1000:.0f}",
         )
     if "soak" in scenarios:
         for name, figures in scenarios["soak"].items():
