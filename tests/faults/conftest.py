@@ -11,6 +11,12 @@ import pytest
 from bus.broker.embedded import EmbeddedBroker
 
 _HERE = Path(__file__).parent
+SUMMARY_LINES: list[str] = []  # one per fault run, shown at the end of every test session
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in SUMMARY_LINES:
+        terminalreporter.write_line(f"fault run: {line}")
 
 
 @pytest.fixture(scope="module")

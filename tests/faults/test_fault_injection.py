@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from bus.broker.embedded import EmbeddedBroker, free_port
+from tests.faults.conftest import SUMMARY_LINES
 from tests.faults.harness import CI, LONG, FaultRun, Profile, Summary
 
 
 def _run(broker: EmbeddedBroker, tmp_path: Path, profile: Profile) -> Summary:
     run = FaultRun(broker.bootstrap, tmp_path, profile, uuid.uuid4().hex[:8], (free_port(), free_port()))
     summary = run.run()
+    SUMMARY_LINES.append(summary.line())
     print(summary.line())
     for problem in summary.problems[:20]:
         print("problem:", problem)
