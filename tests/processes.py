@@ -82,8 +82,17 @@ def running_bus(
     """Run the installed ``bus`` console script (plain output); stop it at exit."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     env.pop("BUS_BOOTSTRAP", None)
+    with running_process(["bus", *args], cwd=cwd, env=env) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_process(
+    argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
+    """Run ``argv`` with its output read line by line; SIGTERM (then SIGKILL after 15 s) at exit."""
     with subprocess.Popen(
-        ["bus", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     ) as proc:
         reader = LineReader(proc)
         try:

@@ -18,7 +18,7 @@ from tests.conftest import REPO
 from tests.connectors.postgres.conftest import Cdc
 from tests.connectors.postgres.workload import build, check
 from tests.postgres import PostgresServer
-from tests.processes import LineReader
+from tests.processes import LineReader, running_process
 
 
 @contextlib.contextmanager
@@ -36,21 +36,8 @@ def connector_process(cdc: Cdc, bootstrap: str) -> Iterator[tuple[subprocess.Pop
         "--profile",
         "embedded",
     ]
-    with subprocess.Popen(
-        argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as proc:
-        reader = LineReader(proc)
-        try:
-            yield proc, reader
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            proc.wait()
-            reader.close()
+    with running_process(argv, cwd=REPO) as running:
+        yield running
 
 
 def test_a_connector_killed_mid_stream_resumes_without_loss(cdc: Cdc, kafka_bootstrap: str) -> None:
