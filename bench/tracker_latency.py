@@ -12,21 +12,19 @@ polling interval bounds the measurement error (it can only add).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import statistics
-import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.inprocess import in_process_bus
 from bench.publish import SCHEMA, people
 from bus.audit.archive import Archiver, ArchiveSettings
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.embedded import free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
@@ -36,7 +34,6 @@ from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import Agreement
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.client import RegistryClient
-from bus.registry.service import RegistryService, RegistrySettings
 from bus.signing import key_id_for, public_key_text
 from bus.topics import SystemTopic, spec_for
 from connectors.sdk import Change, Publisher
@@ -98,73 +95,51 @@ def summary(latencies: Sequence[float]) -> dict[str, float]:
     }
 
 
-@contextlib.asynccontextmanager
-async def _serving(service: Any, tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> AsyncIterator[None]:
-    up = asyncio.Event()
-    tasks.append(asyncio.create_task(service.serve(stop, on_started=up.set)))
-    await asyncio.wait_for(up.wait(), 30)
-    yield
-
-
 async def run(count: int = 200, rate_per_s: float = 10.0) -> dict[str, Any]:
     """The whole bus in-process; ``count`` events at ``rate_per_s``; p50/p99 of decision → visible."""
-    operator, portal_token = new_token(), new_token()
+    portal_token = new_token()
     key = Ed25519PrivateKey.generate()
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-    async with EmbeddedBroker() as broker, contextlib.AsyncExitStack() as exit_stack:
-        tmp = Path(exit_stack.enter_context(tempfile.TemporaryDirectory()))
-        settings = broker.settings()
-        registry = RegistryService(settings, RegistrySettings(port=free_port(), operator_token=operator))
-        await registry.start()
-        exit_stack.push_async_callback(registry.stop)
-        await exit_stack.enter_async_context(_serving(registry, tasks, stop))
-        registry_url = f"http://127.0.0.1:{registry.settings.port}"
-        await _prepare(settings, registry_url, operator, portal_token, key)
+    async with in_process_bus() as bus:
+        await _prepare(bus.settings, bus.registry_url, bus.operator, portal_token, key)
         archiver = Archiver(
-            settings,
+            bus.settings,
             ArchiveSettings(
-                db_url=f"sqlite:///{tmp / 'audit.sqlite'}", registry_url=registry_url, key_file=tmp / "k.pem"
+                db_url=f"sqlite:///{bus.tmp / 'audit.sqlite'}",
+                registry_url=bus.registry_url,
+                key_file=bus.tmp / "k.pem",
             ),
         )
         processor = Processor(
-            settings,
+            bus.settings,
             ProcessorSettings(
                 group_id="bench-tracker",
-                registry_url=registry_url,
-                operator_token=operator,
+                registry_url=bus.registry_url,
+                operator_token=bus.operator,
                 topic_pattern=rf"^{TOPIC}$",
             ),
         )
         gateway = GatewayService(
-            settings,
+            bus.settings,
             GatewaySettings(
                 port=free_port(),
-                registry_url=registry_url,
-                key_file=tmp / "gateway.pem",
+                registry_url=bus.registry_url,
+                key_file=bus.tmp / "gateway.pem",
                 audit_db_url=archiver.settings.db_url,
             ),
         )
-        for component in (archiver, processor, gateway):
-            await component.start()
-            exit_stack.push_async_callback(component.stop)
-        tasks += [asyncio.create_task(archiver.run(stop)), asyncio.create_task(processor.run(stop))]
-        await exit_stack.enter_async_context(_serving(gateway, tasks, stop))
-        try:
-            async with Publisher(
-                PROVIDER,
-                "bench",
-                key,
-                bootstrap=settings,
-                registry=registry_url,
-                spool_path=tmp / "spool.sqlite",
-            ) as publisher:
-                url = f"http://127.0.0.1:{gateway.settings.port}"
-                await measure(url, portal_token, publisher, people(count + 5)[count:], rate_per_s=rate_per_s)
-                latencies = await measure(url, portal_token, publisher, people(count), rate_per_s=rate_per_s)
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)
+        await bus.run(archiver, processor)
+        await bus.serve(gateway)
+        async with Publisher(
+            PROVIDER,
+            "bench",
+            key,
+            bootstrap=bus.settings,
+            registry=bus.registry_url,
+            spool_path=bus.tmp / "spool.sqlite",
+        ) as publisher:
+            url = f"http://127.0.0.1:{gateway.settings.port}"
+            await measure(url, portal_token, publisher, people(count + 5)[count:], rate_per_s=rate_per_s)
+            latencies = await measure(url, portal_token, publisher, people(count), rate_per_s=rate_per_s)
     return {**summary(latencies), "rate_per_s": rate_per_s, "archive": "sqlite", "goal_p99_s": 1.0}
 
 

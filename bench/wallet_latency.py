@@ -13,20 +13,18 @@ the delivery topic, the materialiser's SQL commit and the gateway's query and au
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.inprocess import in_process_bus
 from bench.publish import SCHEMA, people
-from bench.tracker_latency import _serving, summary
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bench.tracker_latency import summary
+from bus.broker.embedded import free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
@@ -36,7 +34,6 @@ from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import Agreement
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.client import RegistryClient
-from bus.registry.service import RegistryService, RegistrySettings
 from bus.signing import key_id_for, public_key_text
 from bus.topics import SystemTopic, spec_for
 from bus.wallet.materialise import WalletMaterialiser, WalletSettings
@@ -105,67 +102,53 @@ async def measure(
 
 async def run(count: int = 200, rate_per_s: float = 10.0) -> dict[str, Any]:
     """The bus in-process; ``count`` consenting people, one address change each at ``rate_per_s``."""
-    operator, portal_token = new_token(), new_token()
+    portal_token = new_token()
     key = Ed25519PrivateKey.generate()
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-    async with EmbeddedBroker() as broker, contextlib.AsyncExitStack() as exit_stack:
-        tmp = Path(exit_stack.enter_context(tempfile.TemporaryDirectory()))
-        settings = broker.settings()
-        registry = RegistryService(settings, RegistrySettings(port=free_port(), operator_token=operator))
-        await registry.start()
-        exit_stack.push_async_callback(registry.stop)
-        await exit_stack.enter_async_context(_serving(registry, tasks, stop))
-        registry_url = f"http://127.0.0.1:{registry.settings.port}"
-        await _prepare(settings, registry_url, operator, portal_token, key)
-        db_url = f"sqlite:///{tmp / 'audit.sqlite'}"
-        wallet = WalletMaterialiser(settings, WalletSettings(db_url=db_url, registry_url=registry_url))
+    async with in_process_bus() as bus:
+        await _prepare(bus.settings, bus.registry_url, bus.operator, portal_token, key)
+        db_url = f"sqlite:///{bus.tmp / 'audit.sqlite'}"
+        wallet = WalletMaterialiser(
+            bus.settings, WalletSettings(db_url=db_url, registry_url=bus.registry_url)
+        )
         processor = Processor(
-            settings,
+            bus.settings,
             ProcessorSettings(
                 group_id="bench-wallet",
-                registry_url=registry_url,
-                operator_token=operator,
+                registry_url=bus.registry_url,
+                operator_token=bus.operator,
                 topic_pattern=rf"^{TOPIC}$",
             ),
         )
         gateway = GatewayService(
-            settings,
+            bus.settings,
             GatewaySettings(
                 port=free_port(),
-                registry_url=registry_url,
-                key_file=tmp / "gateway.pem",
+                registry_url=bus.registry_url,
+                key_file=bus.tmp / "gateway.pem",
                 audit_db_url=db_url,
                 reads_topic="bench-wallet-reads",
             ),
         )
-        for component in (wallet, processor, gateway):
-            await component.start()
-            exit_stack.push_async_callback(component.stop)
-        tasks += [asyncio.create_task(wallet.run(stop)), asyncio.create_task(processor.run(stop))]
-        await exit_stack.enter_async_context(_serving(gateway, tasks, stop))
+        await bus.run(wallet, processor)
+        await bus.serve(gateway)
         await _known(gateway, WALLET, PORTAL)
         url = f"http://127.0.0.1:{gateway.settings.port}"
         headers = {"Authorization": f"Bearer {portal_token}"}
-        try:
-            async with (
-                httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as client,
-                Publisher(
-                    PROVIDER,
-                    "bench",
-                    key,
-                    bootstrap=settings,
-                    registry=registry_url,
-                    spool_path=tmp / "spool.sqlite",
-                ) as publisher,
-            ):
-                persons = people(count + 5)
-                await _consent_and_create(client, publisher, persons)
-                await measure(client, publisher, persons[count:], rate_per_s=rate_per_s)  # warm-up
-                latencies = await measure(client, publisher, persons[:count], rate_per_s=rate_per_s)
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)
+        async with (
+            httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as client,
+            Publisher(
+                PROVIDER,
+                "bench",
+                key,
+                bootstrap=bus.settings,
+                registry=bus.registry_url,
+                spool_path=bus.tmp / "spool.sqlite",
+            ) as publisher,
+        ):
+            persons = people(count + 5)
+            await _consent_and_create(client, publisher, persons)
+            await measure(client, publisher, persons[count:], rate_per_s=rate_per_s)  # warm-up
+            latencies = await measure(client, publisher, persons[:count], rate_per_s=rate_per_s)
     return {**summary(latencies), "rate_per_s": rate_per_s, "archive": "sqlite", "goal_s": 1.0}
 
 

@@ -1,0 +1,70 @@
+"""The bus in one process for the latency benches: embedded broker and registry up, components added.
+
+Both decision→visible benches (tracker, wallet) need the same set-up and the same orderly stop:
+``stop`` is set and every run/serve task awaited before the components are stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.directory.tokens import new_token
+from bus.kafka import KafkaSettings
+from bus.registry.service import RegistryService, RegistrySettings
+
+
+@dataclass
+class InProcessBus:
+    settings: KafkaSettings
+    registry_url: str
+    operator: str
+    tmp: Path
+    stop: asyncio.Event
+    tasks: list[asyncio.Task[None]]
+    exit_stack: contextlib.AsyncExitStack
+
+    async def run(self, *components: Any) -> None:
+        """Start components with ``run(stop)`` and keep them running until the bus stops."""
+        for component in components:
+            await component.start()
+            self.exit_stack.push_async_callback(component.stop)
+        self.tasks += [asyncio.create_task(c.run(self.stop)) for c in components]
+
+    async def serve(self, service: Any) -> None:
+        """Start an HTTP service and return once it accepts connections."""
+        await service.start()
+        self.exit_stack.push_async_callback(service.stop)
+        up = asyncio.Event()
+        self.tasks.append(asyncio.create_task(service.serve(self.stop, on_started=up.set)))
+        await asyncio.wait_for(up.wait(), 30)
+
+
+@contextlib.asynccontextmanager
+async def in_process_bus() -> AsyncIterator[InProcessBus]:
+    operator = new_token()
+    async with EmbeddedBroker() as broker, contextlib.AsyncExitStack() as exit_stack:
+        tmp = Path(exit_stack.enter_context(tempfile.TemporaryDirectory()))
+        settings = broker.settings()
+        registry = RegistryService(settings, RegistrySettings(port=free_port(), operator_token=operator))
+        bus = InProcessBus(
+            settings,
+            f"http://127.0.0.1:{registry.settings.port}",
+            operator,
+            tmp,
+            asyncio.Event(),
+            [],
+            exit_stack,
+        )
+        await bus.serve(registry)
+        try:
+            yield bus
+        finally:
+            bus.stop.set()
+            await asyncio.gather(*bus.tasks)
