@@ -9,7 +9,7 @@ supervisor restarts it and the batch is processed again; duplicates carry the sa
 the broker acknowledges batch N, batch N+1 is consumed and processed. Batches are settled
 strictly in order, and a batch's offsets are committed only after every output of it (and of
 every batch before it) was acknowledged, so the guarantee above is unchanged; outputs keep
-their per-partition order because the producer queues batches for a partition in order. A
+their per-partition order because the writer queues one batch's outputs at a time. A
 rebalance settles every batch in flight before partitions are handed over.
 """
 
