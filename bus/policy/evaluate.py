@@ -41,12 +41,41 @@ class DenyReason(StrEnum):
     UNCHANGED_FIELDS = "unchanged_fields"
 
 
-@dataclass(frozen=True)
 class Deliver:
-    """Send ``record`` (already projected) under ``compiled``; ``None`` is a tombstone (delete)."""
+    """Send ``record`` (the projection) under ``compiled``; ``None`` is a tombstone (delete).
 
-    compiled: CompiledAgreement
-    record: dict[str, Any] | None
+    The projection is built on first use: the processor usually copies the granted fields' bytes
+    instead (``Pipeline._sliced``) and never needs the projected dict.
+    """
+
+    __slots__ = ("_record", "_source", "compiled")
+
+    def __init__(self, compiled: CompiledAgreement, record: dict[str, Any] | None) -> None:
+        self.compiled = compiled
+        self._record = record
+        self._source: Mapping[str, Any] | None = None
+
+    @classmethod
+    def projecting(cls, compiled: CompiledAgreement, source: Mapping[str, Any]) -> Deliver:
+        """A delivery of ``source``'s granted paths, projected only when ``record`` is read."""
+        decision = cls(compiled, None)
+        decision._source = source
+        return decision
+
+    @property
+    def tombstone(self) -> bool:
+        return self._record is None and self._source is None
+
+    @property
+    def record(self) -> dict[str, Any] | None:
+        if self._source is not None:
+            self._record, self._source = self.compiled.project(self._source), None
+        return self._record
+
+    def sends_top_level(self, name: str) -> bool:
+        """Whether granted top-level field ``name`` is sent (the projection keeps every present one)."""
+        found = self._source if self._source is not None else self._record
+        return found is not None and name in found
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -54,10 +83,20 @@ class Deliver:
 
         A granted path inside a nested record that is null is not sent, so it is not listed.
         """
-        if self.record is None:
-            return ()
         record = self.record
+        if record is None:
+            return ()
         return tuple(path for path in self.compiled.agreement.fields if _present(record, path))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Deliver):
+            return NotImplemented
+        return self.compiled == other.compiled and self.record == other.record
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Deliver({self.compiled.agreement.id!r}, {self.record!r})"
 
 
 @dataclass(frozen=True)
@@ -156,7 +195,7 @@ def _decide(
             return Deny(agreement, DenyReason.CONSENT_REVOKED)
     if changed is not None and not any(compiled.grants(path) for path in changed):
         return Deny(agreement, DenyReason.UNCHANGED_FIELDS)
-    return Deliver(compiled, compiled.project(facts.record))
+    return Deliver.projecting(compiled, facts.record)
 
 
 def _present(record: Mapping[str, Any], path: str) -> bool:

@@ -284,9 +284,9 @@ class Pipeline:
         if envelope.changed is not None:
             changed = tuple(path for path in envelope.changed if route.compiled.grants(path))
         value = None
-        if decision.record is not None:
+        if not decision.tombstone:
             value = self._sliced(route, decoded) or self._serde.encode(
-                route.schema_id, decision.record, topic=route.topic
+                route.schema_id, decision.record or {}, topic=route.topic
             )
         ce_type = f"{route.record_name}.{kind.value}".encode()
         return Output(
@@ -343,15 +343,14 @@ class Pipeline:
 
     def _sent_fields(self, decision: Deliver) -> tuple[str, ...]:
         """``decision.fields``, with a shortcut for grants of top-level fields only."""
-        record = decision.record
-        if record is None:
+        if decision.tombstone:
             return ()
         compiled = decision.compiled
         flat = self._flat.get(compiled)
         if flat is None:
             flat = self._flat[compiled] = all("." not in path for path in compiled.agreement.fields)
         if flat:
-            return tuple(path for path in compiled.agreement.fields if path in record)
+            return tuple(path for path in compiled.agreement.fields if decision.sends_top_level(path))
         return decision.fields
 
     def _audit_output(self, entry: AuditEntry) -> Output:

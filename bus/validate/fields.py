@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 from bus.validate.cadastral import validate_cadastral
@@ -29,6 +30,7 @@ class FieldProblem:
     reason: str
 
 
+@cache  # schemas have few field names and every event asks again for each of them
 def identifier_validator(field: str) -> Callable[[str], Verdict] | None:
     """The validator a field name calls for, or None for ordinary fields."""
     if field == "iin" or field.endswith("_iin"):
@@ -36,7 +38,7 @@ def identifier_validator(field: str) -> Callable[[str], Verdict] | None:
     if field == "bin" or field.endswith("_bin"):
         return validate_bin
     if field == "vin":
-        return lambda value: validate_vin(value, require_check_digit=False)
+        return _validate_vin_form
     if field == "cadastral_number":
         return validate_cadastral
     return None
@@ -46,16 +48,17 @@ def check_identifiers(record: Mapping[str, Any], *, prefix: str = "") -> list[Fi
     """Every invalid identifier in ``record`` (nested records included), with its dotted path."""
     problems: list[FieldProblem] = []
     for field, value in record.items():
-        path = f"{prefix}{field}"
-        if isinstance(value, Mapping):
-            problems += check_identifiers(value, prefix=f"{path}.")
+        if type(value) is dict or isinstance(value, Mapping):
+            problems += check_identifiers(value, prefix=f"{prefix}{field}.")
+            continue
+        if value is None:
             continue
         validator = identifier_validator(field)
-        if validator is None or value is None:
+        if validator is None:
             continue
         verdict = _person_iin(record, str(value)) if field == "iin" and not prefix else validator(str(value))
         if isinstance(verdict, Invalid):
-            problems.append(FieldProblem(path, verdict.reason))
+            problems.append(FieldProblem(f"{prefix}{field}", verdict.reason))
     return problems
 
 
@@ -70,6 +73,10 @@ def check_key(key: str, key_field: str | None, record: Mapping[str, Any] | None)
     if record is not None and key_field and record.get(key_field) != key:
         return [FieldProblem("key", f"must equal the record's {key_field} ({record.get(key_field)!r})")]
     return []
+
+
+def _validate_vin_form(value: str) -> Verdict:
+    return validate_vin(value, require_check_digit=False)
 
 
 def _person_iin(record: Mapping[str, Any], value: str) -> Verdict:
