@@ -2,7 +2,9 @@
 
 Components: the embedded broker, the processor and the publisher (processes of their own), and
 this process (registry + subscriber SDK). Growth is the last sample against the first sample
-after a one-minute warm-up; "flat" means under 5 %.
+after a one-minute warm-up; "flat" means under 5 %. Growth only says "leak" when the bus kept up:
+a backlog grows buffers too, so the result also gives published vs delivered. Latencies are kept
+for one update in ``SAMPLE_EVERY`` so the harness's own list does not count as subscriber growth.
 """
 
 from __future__ import annotations
@@ -18,6 +20,15 @@ from bench.latency import expect, processor_process, quantiles, spawn, stop
 from bench.world import CONSUMER, World
 from bus.subscriber.client import Subscriber
 from bus.subscriber.update import Update
+
+SAMPLE_EVERY = 50
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (which component saturates when the bus falls behind)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -35,11 +46,17 @@ async def run(
         provider = await world.provider("soak")
         worker = await processor_process(world, provider, "bench-soak")
         latencies: list[float] = []
+        handled = 0
+        published = 0
 
         async def handler(update: Update) -> None:
-            latencies.append((dt.datetime.now(dt.UTC) - update.event_time).total_seconds())
+            nonlocal handled
+            handled += 1
+            if handled % SAMPLE_EVERY == 0:
+                latencies.append((dt.datetime.now(dt.UTC) - update.event_time).total_seconds())
 
         samples: dict[str, list[tuple[float, int]]] = {}
+        cpu: dict[str, list[float]] = {}
         try:
             await expect(worker, "assigned")
             async with Subscriber(
@@ -69,18 +86,30 @@ async def run(
                     "registry+subscriber": os.getpid(),
                 }
                 started = time.monotonic()
-                while publisher.returncode is None and time.monotonic() - started < seconds + 5:
+                ended = asyncio.ensure_future(expect(publisher, "published", within_s=seconds + 60))
+                while not ended.done() and time.monotonic() - started < seconds + 5:
                     for name, pid in pids.items():
                         with contextlib.suppress(OSError):
                             samples.setdefault(name, []).append((time.monotonic() - started, rss_kib(pid)))
+                            cpu.setdefault(name, []).append(cpu_s(pid))
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(publisher.wait(), every_s)
+                        await asyncio.wait_for(asyncio.shield(ended), every_s)
+                if ended.done() and not ended.exception():
+                    published = int(ended.result().split()[1])
+                ended.cancel()
                 await stop(publisher)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         finally:
             await stop(worker)
-    result: dict[str, Any] = {"seconds": seconds, "rate_per_s": rate, "delivered": len(latencies)}
+    result: dict[str, Any] = {
+        "seconds": seconds,
+        "rate_per_s": rate,
+        "published": published,
+        "delivered_by_end": handled,
+        "kept_up": bool(published) and handled >= 0.95 * published,
+        "latency_sampled_every": SAMPLE_EVERY,
+    }
     for name, points in samples.items():
         after = [kib for at, kib in points if at >= warm_s] or [kib for _, kib in points]
         result[name] = {
@@ -88,6 +117,9 @@ async def run(
             "rss_mib_last": after[-1] / 1024,
             "growth_pct": (after[-1] - after[0]) / after[0] * 100 if after[0] else 0.0,
             "samples_mib": [round(kib / 1024, 1) for _, kib in points],
+            "cpu_share_per_interval": [
+                round((b - a) / every_s, 2) for a, b in zip(cpu[name], cpu[name][1:], strict=False)
+            ],
         }
     if latencies:
         result["latency"] = quantiles(latencies[len(latencies) // 10 :])

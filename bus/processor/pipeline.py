@@ -387,7 +387,10 @@ class Pipeline:
 
 
 def _ingress_parts(topic: str) -> tuple[str, str]:
-    ref = topics.parse(topic)
+    try:
+        ref = topics.parse(topic)
+    except TopicNameError as exc:
+        raise DeadLetter("envelope", "not_an_ingress_topic", str(exc)) from None
     if ref.agency is None or ref.record_type is None:
         raise DeadLetter("envelope", "not_an_ingress_topic", f"{topic} is not an ingress topic")
     return ref.agency, ref.record_type

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bus.audit.entry import AUDIT_SCHEMA
@@ -29,6 +29,7 @@ from bus.registry.client import RegistryClient
 from bus.serde import AvroSerde
 from bus.signing import Verifier, key_id_for
 from tests.conftest import REPO
+from tests.fuzz.profile import fuzz_settings
 from tests.people import person
 
 PROVIDER, TOPIC, PERSON_ID, AUDIT_ID, DELIVER_ID = (
@@ -130,7 +131,7 @@ header_names = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(0.4)  # tests/fuzz runs the same attacks at full size beside it
 @given(
     key=st.one_of(st.none(), st.binary(max_size=20)),
     value=st.one_of(st.none(), st.binary(max_size=120)),
@@ -144,7 +145,7 @@ def test_arbitrary_input_never_raises_and_is_never_delivered(
     assert result.stale or any(o.topic == f"dlq.{PROVIDER}" for o in result.outputs)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(0.4)  # tests/fuzz runs the same attacks at full size beside it
 @given(data=st.data())
 def test_any_mutation_of_a_signed_event_is_dead_lettered(data: st.DataObject) -> None:
     # given a valid signed event, with one header value or the value bytes changed
@@ -167,4 +168,21 @@ def test_any_mutation_of_a_signed_event_is_dead_lettered(data: st.DataObject) ->
     uncovered = {"ce_specversion", "content-type"}
     if target >= 0 and headers[target][0] in uncovered:
         return
+    assert delivered(result) == []
+
+
+def test_a_record_from_a_topic_the_bus_cannot_name_is_dead_lettered_with_that_reason() -> None:
+    # given a valid signed change read from a topic the ingress pattern admits but no agency owns
+    citizen = person(3)
+    value = AvroSerde({PERSON_ID: PERSON_SCHEMA}.get).encode(PERSON_ID, citizen)
+    odd = ConsumerRecord(
+        "ingress.-civil.person", 0, 0, 0, 0, citizen["iin"].encode(), value, None, 0, 0,
+        signed(value, citizen["iin"]),
+    )  # fmt: skip
+    # when the pipeline sees it
+    result = pipeline().process(odd, NOW)
+    # then it is dead-lettered as not an ingress topic, bytes intact, and nothing is delivered
+    [letter] = [o for o in result.outputs if o.topic.startswith("dlq.")]
+    assert dict(letter.headers)["bus_dlq_reason"] == b"not_an_ingress_topic"
+    assert letter.value == value
     assert delivered(result) == []
