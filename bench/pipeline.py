@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.world import CONSUMER, FAN_OUT, Provider, World
+from bus.batch_writer import BatchWriter
 from bus.kafka import KafkaSettings, create_topics, make_consumer, make_producer
 from bus.processor.outputs import Output
 from bus.processor.service import Processor, ProcessorSettings
-from bus.processor.writer import BatchWriter
 from bus.subscriber.client import Subscriber
 from bus.subscriber.update import Update
 from bus.topics import TopicSpec

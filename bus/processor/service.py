@@ -31,6 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus import topics
 from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT, AuditEntry
+from bus.batch_writer import BatchWriter
 from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
 from bus.follow import TopicFollower
@@ -44,7 +45,6 @@ from bus.processor.observe import count_decisions, count_ingested
 from bus.processor.outputs import Output
 from bus.processor.pipeline import Pipeline, utc_now
 from bus.processor.state import StateStore
-from bus.processor.writer import BatchWriter
 from bus.registry.client import RegistryClient
 from bus.signing import Verifier, public_key_from_text
 

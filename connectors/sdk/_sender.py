@@ -6,19 +6,33 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 
 from aiokafka.errors import KafkaError
 
+from bus.batch_writer import BatchWriter
 from bus.errors import BrokerError
 from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.metrics import SPOOL_DEPTH, SPOOL_OLDEST
 from bus.topics import spec_for
-from connectors.spool import Spool
+from connectors.spool import Spool, SpooledEvent
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000
 MAX_BACKOFF_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    topic: str
+    key: bytes
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, event: SpooledEvent) -> _Record:
+        return cls(event.topic, event.key.encode(), event.value, event.headers)
 
 
 class SpoolSender:
@@ -86,6 +100,7 @@ class SpoolSender:
 
     async def _drain_until_stopped(self) -> None:
         producer = make_producer(self._settings)
+        writer = BatchWriter(producer)  # record batches: ~3 us per record instead of ~40 for send()
         try:
             await producer.start()
             while not self._stopping.is_set():
@@ -99,11 +114,7 @@ class SpoolSender:
                         await asyncio.wait_for(self._wake.wait(), 1.0)
                     continue
                 await self._ensure_topics({e.topic for e in batch})
-                futures = [
-                    await producer.send(e.topic, key=e.key.encode(), value=e.value, headers=e.headers)
-                    for e in batch
-                ]
-                await asyncio.gather(*futures)
+                await asyncio.gather(*await writer.write([_Record.of(e) for e in batch]))
                 await asyncio.to_thread(self._spool.remove, [e.position for e in batch])
                 self.last_error = None
         finally:

@@ -1,11 +1,13 @@
-"""Produce a batch's outputs as one record batch per (topic, partition), keeping their order.
+"""Produce records as one record batch per (topic, partition), keeping their order.
+
+Used by the processor for a batch's outputs and by the publisher SDK to drain its spool.
 
 aiokafka's per-record ``send()`` costs ~40 µs of Python per record (partitioner, size checks,
 a future each); building the record batches directly (``create_batch``/``send_batch``) is
 measured at 2 to 6 times the throughput (DESIGN §7). The partition is chosen here with the partitioner
 ``send()`` would use (aiokafka's ``DefaultPartitioner``: murmur2 of the key, as the Java client
 does), so a key lands where ``send()`` would have put it and ingress, state and delivery topics
-stay co-partitioned. Outputs for one (topic, partition) go out in the order given, and whole
+stay co-partitioned. Records for one (topic, partition) go out in the order given, and whole
 writes are queued one at a time, so per-partition order is what a sequence of ``send()`` calls gives.
 """
 
@@ -14,15 +16,27 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiokafka.partitioner import murmur2
 
 from bus.errors import BrokerError
-from bus.processor.outputs import Output
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
+
+
+class Outgoing(Protocol):
+    """A record to produce: the processor's ``Output``, or an event drained from a publisher's spool."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 def partition_for(key: bytes | None, partitions: Sequence[int]) -> int:
@@ -33,13 +47,13 @@ def partition_for(key: bytes | None, partitions: Sequence[int]) -> int:
 
 
 class BatchWriter:
-    """Hands outputs to a producer as record batches; ``write`` returns one future per batch."""
+    """Hands records to a producer as record batches; ``write`` returns one future per batch."""
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
         self._queueing = asyncio.Lock()
 
-    async def write(self, outputs: Sequence[Output]) -> list[asyncio.Future[object]]:
+    async def write(self, outputs: Sequence[Outgoing]) -> list[asyncio.Future[object]]:
         """Queue every output; await the returned futures to know all were acknowledged.
 
         One write queues at a time: ``send_batch`` waits while a partition's queue is full, and a
@@ -48,13 +62,13 @@ class BatchWriter:
         async with self._queueing:
             return await self._queue(outputs)
 
-    async def _queue(self, outputs: Sequence[Output]) -> list[asyncio.Future[object]]:
+    async def _queue(self, outputs: Sequence[Outgoing]) -> list[asyncio.Future[object]]:
         producer = self._producer
         partitions: dict[str, list[int]] = {}
         for name in {o.topic for o in outputs}:
             partitions[name] = sorted(await producer.partitions_for(name))
         hashes: dict[bytes, int] = {}  # a key's outputs (delivery, state, audit) share its hash
-        by_partition: dict[tuple[str, int], list[Output]] = {}
+        by_partition: dict[tuple[str, int], list[Outgoing]] = {}
         for output in outputs:
             owned = partitions[output.topic]
             key = output.key
@@ -87,8 +101,8 @@ class BatchWriter:
         return futures
 
 
-def _too_large(topic: str, output: Output) -> BrokerError:
+def _too_large(topic: str, output: Outgoing) -> BrokerError:
     return BrokerError(
-        f"an output for {topic!r} ({len(output.value or b'')} bytes) does not fit in one producer batch",
+        f"a record for {topic!r} ({len(output.value or b'')} bytes) does not fit in one producer batch",
         hint="raise the producer's max_batch_size, or send smaller records",
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 
+from bus.batch_writer import BatchWriter
 from bus.ids import TopicName
 from bus.kafka import KafkaSettings, create_topics, iter_to_end, make_producer
 from bus.processor.outputs import Output
-from bus.processor.writer import BatchWriter
 from bus.topics import TopicSpec
 
 KEYS = [f"{900000000000 + n * 7919}".encode() for n in range(60)]
