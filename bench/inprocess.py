@@ -16,7 +16,9 @@ from typing import Any
 
 from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.directory.tokens import new_token
+from bus.gateway.service import GatewayService, GatewaySettings
 from bus.kafka import KafkaSettings
+from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.service import RegistryService, RegistrySettings
 
 
@@ -36,6 +38,31 @@ class InProcessBus:
             await component.start()
             self.exit_stack.push_async_callback(component.stop)
         self.tasks += [asyncio.create_task(c.run(self.stop)) for c in components]
+
+    def processor(self, group: str, topic: str) -> Processor:
+        """A processor worker (not started) reading only ``topic``."""
+        return Processor(
+            self.settings,
+            ProcessorSettings(
+                group_id=group,
+                registry_url=self.registry_url,
+                operator_token=self.operator,
+                topic_pattern=rf"^{topic}$",
+            ),
+        )
+
+    def gateway(self, audit_db_url: str, **settings: Any) -> GatewayService:
+        """A gateway (not started) on a free port over the archive at ``audit_db_url``."""
+        return GatewayService(
+            self.settings,
+            GatewaySettings(
+                port=free_port(),
+                registry_url=self.registry_url,
+                key_file=self.tmp / "gateway.pem",
+                audit_db_url=audit_db_url,
+                **settings,
+            ),
+        )
 
     async def serve(self, service: Any) -> None:
         """Start an HTTP service and return once it accepts connections."""

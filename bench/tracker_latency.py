@@ -24,15 +24,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.inprocess import in_process_bus
 from bench.publish import SCHEMA, people
 from bus.audit.archive import Archiver, ArchiveSettings
-from bus.broker.embedded import free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
 from bus.envelope import ChangeKind
-from bus.gateway.service import GatewayService, GatewaySettings
 from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import Agreement
-from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.client import RegistryClient
 from bus.signing import key_id_for, public_key_text
 from bus.topics import SystemTopic, spec_for
@@ -109,24 +106,8 @@ async def run(count: int = 200, rate_per_s: float = 10.0) -> dict[str, Any]:
                 key_file=bus.tmp / "k.pem",
             ),
         )
-        processor = Processor(
-            bus.settings,
-            ProcessorSettings(
-                group_id="bench-tracker",
-                registry_url=bus.registry_url,
-                operator_token=bus.operator,
-                topic_pattern=rf"^{TOPIC}$",
-            ),
-        )
-        gateway = GatewayService(
-            bus.settings,
-            GatewaySettings(
-                port=free_port(),
-                registry_url=bus.registry_url,
-                key_file=bus.tmp / "gateway.pem",
-                audit_db_url=archiver.settings.db_url,
-            ),
-        )
+        processor = bus.processor("bench-tracker", TOPIC)
+        gateway = bus.gateway(archiver.settings.db_url)
         await bus.run(archiver, processor)
         await bus.serve(gateway)
         async with Publisher(

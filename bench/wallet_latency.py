@@ -24,15 +24,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.inprocess import in_process_bus
 from bench.publish import SCHEMA, people
 from bench.tracker_latency import summary
-from bus.broker.embedded import free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
 from bus.envelope import ChangeKind
-from bus.gateway.service import GatewayService, GatewaySettings
+from bus.gateway.service import GatewayService
 from bus.kafka import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import Agreement
-from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.client import RegistryClient
 from bus.signing import key_id_for, public_key_text
 from bus.topics import SystemTopic, spec_for
@@ -110,25 +108,8 @@ async def run(count: int = 200, rate_per_s: float = 10.0) -> dict[str, Any]:
         wallet = WalletMaterialiser(
             bus.settings, WalletSettings(db_url=db_url, registry_url=bus.registry_url)
         )
-        processor = Processor(
-            bus.settings,
-            ProcessorSettings(
-                group_id="bench-wallet",
-                registry_url=bus.registry_url,
-                operator_token=bus.operator,
-                topic_pattern=rf"^{TOPIC}$",
-            ),
-        )
-        gateway = GatewayService(
-            bus.settings,
-            GatewaySettings(
-                port=free_port(),
-                registry_url=bus.registry_url,
-                key_file=bus.tmp / "gateway.pem",
-                audit_db_url=db_url,
-                reads_topic="bench-wallet-reads",
-            ),
-        )
+        processor = bus.processor("bench-wallet", TOPIC)
+        gateway = bus.gateway(db_url, reads_topic="bench-wallet-reads")
         await bus.run(wallet, processor)
         await bus.serve(gateway)
         await _known(gateway, WALLET, PORTAL)
