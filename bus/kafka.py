@@ -8,8 +8,9 @@ Correctness never depends on either profile: every stage deduplicates on ``ce_id
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -137,6 +138,24 @@ class _Consumer(AIOKafkaConsumer):  # type: ignore[misc]
             await leave()
 
         coordinator._maybe_leave_group = leave_from_generation_zero
+
+
+@contextlib.contextmanager
+def replayed_on_failure(
+    consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+) -> Iterator[None]:
+    """If handling a fetched batch fails, seek its partitions back so the next ``getmany`` returns it.
+
+    ``getmany`` moves the position past what it returned: a step that fails after it and is retried
+    would otherwise go on with the next records and silently skip this batch.
+    """
+    try:
+        yield
+    except BaseException:
+        for tp, records in batch.items():
+            if records:
+                consumer.seek(tp, records[0].offset)
+        raise
 
 
 def make_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:

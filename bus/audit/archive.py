@@ -26,12 +26,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bus.audit.chain import GENESIS, ArchivedEntry, link
 from bus.audit.checkpoint import Checkpoint, sign_checkpoint
 from bus.audit.db import ArchiveStore, Head, StoredRow
-from bus.audit.errors import ArchiveDatabaseError, AuditDecodeError
+from bus.audit.errors import AuditDecodeError
 from bus.audit.keys import load_or_create_key
 from bus.backoff import step_until_stopped
 from bus.errors import BrokerError, WireFormatError
 from bus.ids import SchemaId
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
+from bus.kafka import (
+    KafkaSettings,
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+    replayed_on_failure,
+)
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SchemaNotFound
 from bus.serde import AvroSerde, framed_schema_ids
@@ -138,6 +145,14 @@ class Archiver:
         records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
         if not records:
             return 0
+        with replayed_on_failure(self._consumer, batch):
+            return await self._archive(batch, records)
+
+    async def _archive(
+        self,
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        records: list[ConsumerRecord[bytes, bytes]],
+    ) -> int:
         await self._prefetch(records)
         heads = dict(self.heads)
         rows: list[StoredRow] = []
@@ -157,11 +172,7 @@ class Archiver:
             if count % self.settings.checkpoint_every == 0:
                 due.append(heads[record.partition])
         moved = [h for p, h in heads.items() if self.heads.get(p) != h]
-        try:
-            await asyncio.to_thread(self.store.append, rows, moved)
-        except ArchiveDatabaseError:
-            await self._rewind()
-            raise
+        await asyncio.to_thread(self.store.append, rows, moved)
         self.heads = heads
         await self._consumer.commit({tp: batch[tp][-1].offset + 1 for tp in batch if batch[tp]})
         self.archived += len(rows)

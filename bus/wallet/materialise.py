@@ -29,7 +29,14 @@ from bus.backoff import step_until_stopped
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.follow import TopicFollower
-from bus.kafka import KafkaSettings, as_bus_error, create_topics, make_admin, make_consumer
+from bus.kafka import (
+    KafkaSettings,
+    as_bus_error,
+    create_topics,
+    make_admin,
+    make_consumer,
+    replayed_on_failure,
+)
 from bus.policy.agreement import Agreement
 from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView
 from bus.processor.agreements import AgreementsView
@@ -123,11 +130,12 @@ class WalletMaterialiser:
         records = [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
         if not records:
             return 0
-        await self._decoder.prefetch(records)
-        changes = [c for c in (self._change(r) for r in records) if c is not None]
-        now = dt.datetime.now(dt.UTC)
-        await asyncio.to_thread(apply_changes, self.store, changes, now)
-        await self._consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items() if rs})
+        with replayed_on_failure(self._consumer, batch):
+            await self._decoder.prefetch(records)
+            changes = [c for c in (self._change(r) for r in records) if c is not None]
+            now = dt.datetime.now(dt.UTC)
+            await asyncio.to_thread(apply_changes, self.store, changes, now)
+            await self._consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items() if rs})
         self.stored += len(changes)
         return len(changes)
 
