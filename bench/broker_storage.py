@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bus.broker.embedded import EmbeddedBroker
-from bus.kafka import KafkaSettings, create_topics, make_producer, read_to_end
-from bus.topics import TopicSpec
+from bus.event.topics import TopicSpec
+from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 
 VALUE = b"x" * 200  # DESIGN §7 pass-through figures use 200-byte values
 BATCHING = {

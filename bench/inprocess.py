@@ -17,7 +17,7 @@ from typing import Any
 from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.directory.tokens import new_token
 from bus.gateway.service import GatewayService, GatewaySettings
-from bus.kafka import KafkaSettings
+from bus.kafka.client import KafkaSettings
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.service import RegistryService, RegistrySettings
 

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.world import CONSUMER, FAN_OUT, Provider, World
-from bus.batch_writer import BatchWriter
-from bus.kafka import KafkaSettings, create_topics, make_consumer, make_producer
+from bus.event.topics import TopicSpec
+from bus.kafka.batch_writer import BatchWriter
+from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer
 from bus.processor.outputs import Output
 from bus.processor.service import Processor, ProcessorSettings
 from bus.subscriber.client import Subscriber
 from bus.subscriber.update import Update
-from bus.topics import TopicSpec
 
 _RUNS = itertools.count()  # every raw run reads with a group of its own, from the beginning
 

@@ -23,19 +23,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.publish import SCHEMA, people
 from bus.audit.entry import AUDIT_SCHEMA
-from bus.compose import Draft, Signer, compose
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
+from bus.event.serde import AvroSerde
+from bus.event.signed_event import Draft, Signer, compose
+from bus.event.signing import Verifier
 from bus.ids import SchemaId
 from bus.policy.agreement import Agreement
+from bus.policy.agreements_view import AgreementsView, Route, Routes
 from bus.policy.compile import compile_agreement
 from bus.policy.consent import ConsentView
-from bus.processor.agreements import AgreementsView, Route, Routes
 from bus.processor.observe import count_decisions
 from bus.processor.pipeline import Pipeline
 from bus.processor.state import StateStore
 from bus.registry.client import RegistryClient
-from bus.serde import AvroSerde
-from bus.signing import Verifier
 
 PROVIDER = "bench-civil"
 TOPIC = f"ingress.{PROVIDER}.person"

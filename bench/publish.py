@@ -12,12 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.directory.tokens import new_token
-from bus.envelope import ChangeKind
-from bus.kafka import KafkaSettings, create_topics, make_producer
+from bus.event.envelope import ChangeKind
+from bus.event.serde import AvroSerde
+from bus.event.topics import spec_for
+from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
-from bus.serde import AvroSerde
-from bus.topics import spec_for
 from bus.validate.iin import make_iin
 from connectors.sdk import Change, Publisher
 

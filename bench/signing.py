@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.signing import EventSignature, Verifier, event_digest, key_id_for, sign_batch
+from bus.event.signing import EventSignature, Verifier, event_digest, key_id_for, sign_batch
 
 AGENCY = "civil-registry"
 BATCH = 500

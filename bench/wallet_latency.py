@@ -27,13 +27,13 @@ from bench.tracker_latency import summary
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
+from bus.event.signing import key_id_for, public_key_text
+from bus.event.topics import SystemTopic, spec_for
 from bus.gateway.service import GatewayService
-from bus.kafka import KafkaSettings, create_topics, make_producer
+from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import Agreement
 from bus.registry.client import RegistryClient
-from bus.signing import key_id_for, public_key_text
-from bus.topics import SystemTopic, spec_for
 from bus.wallet.materialise import WalletMaterialiser, WalletSettings
 from bus.wallet.store import WALLET
 from connectors.sdk import Change, Publisher

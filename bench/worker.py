@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.publish import people
-from bus.envelope import ChangeKind
-from bus.kafka import BrokerProfile, KafkaSettings
+from bus.event.envelope import ChangeKind
+from bus.event.signing import private_key_from_pem
+from bus.kafka.client import BrokerProfile, KafkaSettings
 from bus.processor.service import Processor, ProcessorSettings
-from bus.signing import private_key_from_pem
 from connectors.sdk import Change, Publisher
 
 

@@ -24,13 +24,13 @@ from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
-from bus.envelope import ChangeKind
-from bus.kafka import KafkaSettings, create_topics, make_producer
+from bus.event.envelope import ChangeKind
+from bus.event.signing import key_id_for, private_key_pem, public_key_text
+from bus.event.topics import SystemTopic, spec_for
+from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import Agreement
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
-from bus.signing import key_id_for, private_key_pem, public_key_text
-from bus.topics import SystemTopic, spec_for
 from connectors.sdk import Change, Publisher
 
 FAN_OUT = 7

@@ -13,8 +13,8 @@ do, and ``retriable`` telling callers whether trying again can help.
     ├── RecordInvalidError     a record breaks its schema's rules (fields named in ``problems``)
     ├── UnknownRecordTypeError no schema is registered for an agency's record type
     ├── EnvelopeError          CloudEvents / bus headers missing or malformed
-    ├── SignatureError         (bus.signing) a signature, proof or key id does not verify
-    ├── SpoolError             (connectors.spool) the publisher's spool cannot be used
+    ├── SignatureError         (bus.event.signing) a signature, proof or key id does not verify
+    ├── SpoolError             (connectors.sdk._spool) the publisher's spool cannot be used
     │   └── SpoolFullError     its disk quota is reached
     └── WireFormatError        Confluent framing or Avro body cannot be read/written
         ├── EmptyPayloadError

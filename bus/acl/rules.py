@@ -23,8 +23,8 @@ from enum import StrEnum
 from typing import Final
 
 from bus.directory.model import AgencyEntry, Role
+from bus.event.topics import SystemTopic, agency_id
 from bus.policy.agreement import Agreement
-from bus.topics import SystemTopic, agency_id
 
 __all__ = [
     "SERVICES",

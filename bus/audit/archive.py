@@ -28,10 +28,12 @@ from bus.audit.checkpoint import Checkpoint, sign_checkpoint
 from bus.audit.db import ArchiveStore, Head, StoredRow
 from bus.audit.errors import AuditDecodeError
 from bus.audit.keys import load_or_create_key
-from bus.backoff import step_until_stopped
 from bus.errors import BrokerError, WireFormatError
+from bus.event.serde import AvroSerde, framed_schema_ids
+from bus.event.signing import key_id_for
+from bus.event.topics import SystemTopic, spec_for
 from bus.ids import SchemaId
-from bus.kafka import (
+from bus.kafka.client import (
     KafkaSettings,
     ensure_topics,
     make_admin,
@@ -41,9 +43,7 @@ from bus.kafka import (
 )
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SchemaNotFound
-from bus.serde import AvroSerde, framed_schema_ids
-from bus.signing import key_id_for
-from bus.topics import SystemTopic, spec_for
+from bus.run.backoff import step_until_stopped
 
 log = logging.getLogger(__name__)
 DEFAULT_DB_URL = "sqlite:///bus-data/audit.sqlite"

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bus.audit.chain import epoch_ms, utc
 from bus.audit.errors import CheckpointError
-from bus.signing import key_id_for
+from bus.event.signing import key_id_for
 
 _TAG: Final = b"agency-bus/audit-checkpoint/v1"
 _NUMBERS: Final = struct.Struct(">IQQ")

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from bus.errors import ConfigError
-from bus.signing import (
+from bus.event.signing import (
     key_id_for,
     private_key_from_pem,
     private_key_pem,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from bus.errors import WireFormatError
+from bus.event.serde import AvroSerde, unframe
+from bus.event.topics import SystemTopic
 from bus.ids import SchemaId
-from bus.kafka import KafkaSettings, read_to_end
+from bus.kafka.client import KafkaSettings, read_to_end
 from bus.registry.client import RegistryClient
-from bus.serde import AvroSerde, unframe
-from bus.topics import SystemTopic
 
 
 async def read_audit(settings: KafkaSettings, registry_url: str) -> list[dict[str, Any]]:

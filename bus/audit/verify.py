@@ -25,7 +25,7 @@ from bus.audit.checkpoint import Checkpoint, verify_checkpoint
 from bus.audit.db import ArchiveStore, Head, StoredRow
 from bus.audit.errors import CheckpointError
 from bus.errors import BrokerError
-from bus.kafka import KafkaSettings, iter_to_end, make_admin
+from bus.kafka.client import KafkaSettings, iter_to_end, make_admin
 
 SIGNED = "signed checkpoint"
 HEAD = "archiver's recorded chain head"

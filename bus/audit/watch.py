@@ -14,9 +14,9 @@ from pathlib import Path
 from bus.audit.db import ArchiveStore
 from bus.audit.keys import load_trusted_keys, public_key_path
 from bus.audit.verify import verify_archive
-from bus.kafka import KafkaSettings
+from bus.event.topics import SystemTopic
+from bus.kafka.client import KafkaSettings
 from bus.metrics import AUDIT_CHAIN_VERIFIED
-from bus.topics import SystemTopic
 
 log = logging.getLogger(__name__)
 

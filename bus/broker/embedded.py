@@ -21,7 +21,7 @@ from bus.broker.binary import tansu_binary
 from bus.broker.objectstore.process import BUCKET, ObjectStoreProcess
 from bus.broker.process import log_tail, spawn, terminate
 from bus.errors import BrokerError, BrokerStartError
-from bus.kafka import BrokerProfile, KafkaSettings, make_admin
+from bus.kafka.client import BrokerProfile, KafkaSettings, make_admin
 
 if TYPE_CHECKING:
     import subprocess

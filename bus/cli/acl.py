@@ -14,10 +14,10 @@ from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import fail, run
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
-from bus.kafka import BrokerProfile, KafkaSettings, read_to_end
+from bus.event.topics import SystemTopic
+from bus.kafka.client import BrokerProfile, KafkaSettings, read_to_end
 from bus.policy.agreement import load_agreements
-from bus.processor.agreements import AgreementsView
-from bus.topics import SystemTopic
+from bus.policy.agreements_view import AgreementsView
 
 app = typer.Typer(help="Broker ACLs generated from the agreements.", no_args_is_help=True)
 

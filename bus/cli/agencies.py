@@ -17,9 +17,9 @@ from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
 from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
-from bus.kafka import BrokerProfile, KafkaSettings, read_to_end
-from bus.signing import key_id_for, private_key_pem, public_key_from_text, public_key_text
-from bus.topics import SystemTopic, agency_id
+from bus.event.signing import key_id_for, private_key_pem, public_key_from_text, public_key_text
+from bus.event.topics import SystemTopic, agency_id
+from bus.kafka.client import BrokerProfile, KafkaSettings, read_to_end
 
 app = typer.Typer(help="Add and list agencies and their tokens.", no_args_is_help=True)
 console = Console()

@@ -13,7 +13,8 @@ from rich.table import Table
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.errors import ConfigError
-from bus.kafka import (
+from bus.event.topics import SystemTopic, ingress, spec_for
+from bus.kafka.client import (
     BrokerProfile,
     KafkaSettings,
     create_topics,
@@ -21,10 +22,9 @@ from bus.kafka import (
     read_to_end,
 )
 from bus.policy.agreement import Agreement, load_agreements, schema_problems
-from bus.processor.agreements import AgreementsView
+from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SubjectNotFound
-from bus.topics import SystemTopic, ingress, spec_for
 
 app = typer.Typer(help="Validate, apply and list data-sharing agreements.", no_args_is_help=True)
 console = Console()

@@ -28,8 +28,8 @@ from bus.cli.options import (
 )
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
-from bus.kafka import BrokerProfile
-from bus.topics import SystemTopic
+from bus.event.topics import SystemTopic
+from bus.kafka.client import BrokerProfile
 
 app = typer.Typer(help="Archive bus.audit to SQL with hash chains, and verify them.", no_args_is_help=True)
 console = Console()

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
-from bus.kafka import BrokerProfile
+from bus.kafka.client import BrokerProfile
 from bus.processor.backfill_request import BackfillStatus
 from bus.processor.backfill_request import backfill as request_backfill
 

@@ -19,7 +19,7 @@ from bus.cli.options import (
 )
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
-from bus.kafka import BrokerProfile, make_admin
+from bus.kafka.client import BrokerProfile, make_admin
 
 app = typer.Typer(help="Run or inspect the Kafka-protocol broker.", no_args_is_help=True)
 console = Console()

@@ -13,11 +13,11 @@ from rich.table import Table
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import fail, run
 from bus.errors import BusError, ConfigError
-from bus.kafka import BrokerProfile
+from bus.event.signing import private_key_from_pem
+from bus.event.topics import agency_id, record_type
+from bus.kafka.client import BrokerProfile
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
-from bus.signing import private_key_from_pem
-from bus.topics import agency_id, record_type
 from connectors.files import ImportOptions, ImportSummary, SnapshotStore, import_file, load_mapping
 from connectors.sdk import Publisher
 

@@ -12,7 +12,7 @@ import typer
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, Token, require_settings
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
-from bus.kafka import BrokerProfile
+from bus.kafka.client import BrokerProfile
 from connectors.postgres import PostgresConnector, load_config
 
 

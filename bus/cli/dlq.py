@@ -11,8 +11,8 @@ from rich.table import Table
 
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
-from bus.kafka import BrokerProfile, make_producer, read_to_end
-from bus.topics import dlq
+from bus.event.topics import dlq
+from bus.kafka.client import BrokerProfile, make_producer, read_to_end
 
 app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 console = Console()

@@ -12,9 +12,9 @@ from bus.audit.archive import DEFAULT_DB_URL
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
+from bus.event.signing import public_key_text
 from bus.gateway.service import GatewayService, GatewaySettings
-from bus.kafka import BrokerProfile
-from bus.signing import public_key_text
+from bus.kafka.client import BrokerProfile
 
 app = typer.Typer(help="Run the HTTP gateway.", no_args_is_help=True)
 console = Console()

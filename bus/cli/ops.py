@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bus.ops_http import Check, OpsServer
+from bus.http.ops import Check, OpsServer
 
 OpsHost = Annotated[
     str,

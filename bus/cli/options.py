@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bus.errors import ConfigError
-from bus.kafka import BrokerProfile, KafkaSettings
+from bus.kafka.client import BrokerProfile, KafkaSettings
 
 Bootstrap = Annotated[
     str | None,

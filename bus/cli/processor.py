@@ -15,7 +15,7 @@ from bus.cli.ops import OpsHost, OpsPort, ops_endpoints
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
-from bus.kafka import BrokerProfile
+from bus.kafka.client import BrokerProfile
 from bus.processor.service import INGRESS_PATTERN, Processor, ProcessorSettings
 
 app = typer.Typer(help="Run the policy processor.", no_args_is_help=True)

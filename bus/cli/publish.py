@@ -11,10 +11,10 @@ from rich.console import Console
 
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
-from bus.envelope import ChangeKind
 from bus.errors import ConfigError
-from bus.kafka import BrokerProfile
-from bus.signing import private_key_from_pem
+from bus.event.envelope import ChangeKind
+from bus.event.signing import private_key_from_pem
+from bus.kafka.client import BrokerProfile
 from connectors.sdk import Change, Publisher
 
 console = Console()

@@ -10,7 +10,7 @@ from rich.console import Console
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
-from bus.kafka import BrokerProfile
+from bus.kafka.client import BrokerProfile
 from bus.registry.service import RegistryService, RegistrySettings
 
 app = typer.Typer(help="Run the schema registry.", no_args_is_help=True)

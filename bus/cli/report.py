@@ -12,7 +12,7 @@ from rich.console import Console
 from bus.audit.db import ArchiveStore
 from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, Profile, require_settings
 from bus.cli.runner import run
-from bus.kafka import BrokerProfile
+from bus.kafka.client import BrokerProfile
 from bus.policy.agreement import load_agreements
 from bus.report.period import current_quarter, parse_period
 from bus.report.render import ReportFormat, scorecard_csv, scorecard_json, scorecard_table

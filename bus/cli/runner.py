@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bus.errors import BusError
-from bus.kafka import as_bus_error
+from bus.kafka.client import as_bus_error
 
 T = TypeVar("T")
 err_console = Console(stderr=True)

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, Token, require_settings
 from bus.cli.runner import run
-from bus.kafka import BrokerProfile
+from bus.kafka.client import BrokerProfile
 from bus.processor.backfill_request import active_agreement
 from bus.subscriber.client import Subscriber
 from bus.subscriber.update import DeliveryError, Update

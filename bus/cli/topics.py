@@ -8,11 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bus import topics as naming
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
 from bus.errors import TopicNameError
-from bus.kafka import BrokerProfile, ensure_topics, make_admin
+from bus.event import topics as naming
+from bus.kafka.client import BrokerProfile, ensure_topics, make_admin
 
 app = typer.Typer(help="List and create bus topics.", no_args_is_help=True)
 console = Console()

@@ -17,7 +17,6 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from bus import topics
 from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.read import read_audit
 from bus.audit.watch import ChainWatch
@@ -33,16 +32,17 @@ from bus.demo.portal_receiver import PortalReceiver
 from bus.demo.scenario import CITIZEN, Step, run_scenario
 from bus.directory.model import WebhookEntry
 from bus.directory.tokens import new_token
+from bus.event import topics
 from bus.gateway.service import GatewayService, GatewaySettings
-from bus.kafka import BrokerProfile, KafkaSettings, create_topics
+from bus.http.ops import Check, OpsServer
+from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics
 from bus.metrics import EVENTS_INGESTED
-from bus.ops_http import Check, OpsServer
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.catalogue import apply_catalogue
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
 from bus.report.gauges import ScorecardGauges
-from bus.supervise import Component, Served, Supervisor
+from bus.run.supervise import Component, Served, Supervisor
 from bus.wallet.materialise import WalletMaterialiser, WalletSettings
 from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 

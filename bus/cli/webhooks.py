@@ -15,8 +15,8 @@ from bus.cli.runner import run
 from bus.cli.signals import stop_requested
 from bus.directory.model import WebhookEntry
 from bus.errors import ConfigError
-from bus.kafka import BrokerProfile, make_producer, read_to_end
-from bus.topics import dlq_webhook
+from bus.event.topics import dlq_webhook
+from bus.kafka.client import BrokerProfile, make_producer, read_to_end
 from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 from bus.webhooks.message import new_secret
 from bus.webhooks.registration import check_secret, check_url, current_directory, remove_webhook, set_webhook

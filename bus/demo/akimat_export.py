@@ -23,11 +23,11 @@ from faker import Faker
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.view import AgencyDirectory
-from bus.kafka import KafkaSettings, read_to_end
+from bus.event.signing import key_id_for, public_key_text
+from bus.event.topics import SystemTopic
+from bus.kafka.client import KafkaSettings, read_to_end
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
-from bus.signing import key_id_for, public_key_text
-from bus.topics import SystemTopic
 from bus.validate.iin import iin_check_digit, make_iin
 from connectors.files import ImportOptions, ImportSummary, SnapshotStore, import_file, load_mapping
 from connectors.sdk import Publisher

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bus.audit.db import ArchiveStore, AuditRow
 from bus.demo.scenario import Step
-from bus.kafka import KafkaSettings
+from bus.kafka.client import KafkaSettings
 from bus.report.period import current_quarter
 from bus.report.render import compact_table
 from bus.report.scorecard import scorecard_async

@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bus.http_server import serve_app
+from bus.http.server import serve_app
 from bus.webhooks.message import new_secret
 
 
 class PortalReceiver:
-    """An ``HttpService`` (see bus.supervise) serving ``POST /webhooks/bus`` on a loopback port."""
+    """An ``HttpService`` (see bus.run.supervise) serving ``POST /webhooks/bus`` on a loopback port."""
 
     def __init__(self, port: int) -> None:
         self.port = port

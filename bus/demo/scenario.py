@@ -28,14 +28,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.consent import record_consent
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
-from bus.envelope import ChangeKind, Envelope
-from bus.kafka import KafkaSettings, make_producer
+from bus.event.envelope import ChangeKind, Envelope
+from bus.event.signing import key_id_for, public_key_text
+from bus.event.topics import ingress
+from bus.gateway.consent_writer import record_consent
+from bus.kafka.client import KafkaSettings, make_producer
 from bus.policy.consent import ConsentRecord, ConsentStatus
-from bus.signing import key_id_for, public_key_text
-from bus.topics import ingress
 from bus.wallet.store import WALLET
 from connectors.sdk import Change, Publisher
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bus.directory.model import AgencyEntry
-from bus.kafka import KafkaSettings, make_producer
-from bus.topics import SystemTopic
+from bus.event.topics import SystemTopic
+from bus.kafka.client import KafkaSettings, make_producer
 
 
 async def put_agency(settings: KafkaSettings, entry: AgencyEntry) -> None:

@@ -10,14 +10,14 @@ from pydantic import ValidationError
 
 from bus.directory.model import AgencyEntry, Principal, Role
 from bus.directory.tokens import credentials_from_header, hash_token, token_matches
-from bus.follow import TopicFollower
+from bus.event.topics import SystemTopic
 from bus.ids import AgencyId
-from bus.topics import SystemTopic
+from bus.kafka.follow import TopicFollower
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
 
-    from bus.kafka import KafkaSettings
+    from bus.kafka.client import KafkaSettings
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from bus.gateway.errors import PayloadTooLarge, bus_error_handler, error_body
 from bus.gateway.ingest import Ingestor, router
 from bus.gateway.ratelimit import RateLimiter
 from bus.gateway.tracker import Tracker
-from bus.http_limits import BodySizeLimit
-from bus.ops_http import Check, ops_routes
+from bus.http.limits import BodySizeLimit
+from bus.http.ops import Check, ops_routes
 
 
 def _render(error: BusError) -> tuple[bytes, str]:

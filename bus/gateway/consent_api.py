@@ -17,13 +17,13 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bus.consent import send_consent
 from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
 from bus.errors import BrokerError, RecordInvalidError
-from bus.follow import TopicFollower
 from bus.gateway.access import authenticate, read_scope, require_consent_writer
+from bus.gateway.consent_writer import send_consent
 from bus.gateway.reads import ReadKind, ReadLog
+from bus.kafka.follow import TopicFollower
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.validate.iin import validate_iin
 from bus.validate.result import Invalid

@@ -17,16 +17,16 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bus.compose import Draft, Signer, compose
 from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
-from bus.envelope import ChangeKind
 from bus.errors import BusError, RecordInvalidError
+from bus.event.envelope import ChangeKind
+from bus.event.serde import AvroSerde
+from bus.event.signed_event import Draft, Signer, compose
 from bus.gateway.errors import NotAllowed, NotAuthenticated, error_body, status_of
 from bus.gateway.idempotency import IdempotencyCache, event_id_for
 from bus.gateway.ratelimit import RateLimiter
 from bus.registry.subjects import RecordSchema, SchemaCache
-from bus.serde import AvroSerde
 from bus.validate.fields import check_identifiers, check_key
 
 MAX_BATCH = 1000

@@ -17,8 +17,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from bus.directory.model import Principal
 from bus.errors import BrokerError
+from bus.event.topics import SystemTopic, TopicSpec
 from bus.ids import TopicName
-from bus.topics import SystemTopic, TopicSpec
 
 READS_TOPIC = TopicName(SystemTopic.AUDIT_READS)
 

@@ -13,16 +13,16 @@ from fastapi import APIRouter, Query, Request
 
 from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
-from bus.follow import TopicFollower
+from bus.event.topics import SystemTopic
 from bus.gateway.access import authenticate
 from bus.gateway.errors import NotAllowed
 from bus.gateway.tracker import ArchiveReader
-from bus.kafka import KafkaSettings
-from bus.processor.agreements import AgreementsView
+from bus.kafka.client import KafkaSettings
+from bus.kafka.follow import TopicFollower
+from bus.policy.agreements_view import AgreementsView
 from bus.report.period import current_quarter, parse_period
 from bus.report.scorecard import Scorecard, scorecard_async
 from bus.report.sources import agency_names
-from bus.topics import SystemTopic
 
 REPORT_READERS = frozenset({Role.AUDITOR, Role.OPERATOR})
 

@@ -13,9 +13,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.audit.archive import DEFAULT_DB_URL
-from bus.compose import Signer
 from bus.directory.view import AgencyDirectory
-from bus.follow import TopicFollower
+from bus.event.signed_event import Signer
+from bus.event.signing import private_key_from_pem, private_key_pem
+from bus.event.topics import SystemTopic, spec_for
 from bus.gateway.app import create_app
 from bus.gateway.consent_api import ConsentBook, ConsentDesk
 from bus.gateway.ingest import Ingestor
@@ -24,12 +25,11 @@ from bus.gateway.reads import READS_TOPIC, ReadLog, reads_spec
 from bus.gateway.reports import Reports
 from bus.gateway.tracker import ArchiveReader, Tracker
 from bus.gateway.wallet import Wallet
-from bus.http_server import serve_app
-from bus.kafka import KafkaSettings, create_topics, make_producer
+from bus.http.server import serve_app
+from bus.kafka.client import KafkaSettings, create_topics, make_producer
+from bus.kafka.follow import TopicFollower
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
-from bus.signing import private_key_from_pem, private_key_pem
-from bus.topics import SystemTopic, spec_for
 from bus.wallet.token import load_or_create_secret
 
 

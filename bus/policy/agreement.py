@@ -29,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from bus import topics
 from bus.errors import ConfigError, TopicNameError
+from bus.event import topics
 from bus.ids import Subject, TopicName
 from bus.policy.schema_paths import ancestors, enum_symbols, path_problem, provider_root
 
@@ -220,7 +220,7 @@ def _comparable(value: Any) -> Any:
 
 
 def _named(value: str, rule: str) -> str:
-    """Check a name with the naming rules of ``bus.topics`` (the one place they live)."""
+    """Check a name with the naming rules of ``bus.event.topics`` (the one place they live)."""
     check = {
         "agreement_id": topics.agreement_id,
         "agency_id": topics.agency_id,

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeAlias
 
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from bus.policy.agreement import Agreement, ConsentMode
 from bus.policy.compile import CompiledAgreement, changed_paths
 from bus.policy.consent import ConsentStatus

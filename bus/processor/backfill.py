@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bus import topics
 from bus.audit.entry import Decision
+from bus.event import topics
 from bus.ids import TopicName
 from bus.processor.outputs import Output
 from bus.processor.pipeline import Result
@@ -29,7 +29,7 @@ from bus.processor.pipeline import Result
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord, TopicPartition
 
-    from bus.processor.agreements import Route, Routes
+    from bus.policy.agreements_view import Route, Routes
     from bus.processor.pipeline import Pipeline
     from bus.processor.state import StateStore
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bus.errors import BrokerError, ConfigError
-from bus.follow import TopicFollower
-from bus.kafka import KafkaSettings, create_topics, make_consumer, make_producer, read_to_end
+from bus.event.topics import SystemTopic, ingress, spec_for
+from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer, read_to_end
+from bus.kafka.follow import TopicFollower
 from bus.policy.agreement import Agreement
 from bus.processor.backfill import BackfillRequest, BackfillView
-from bus.topics import SystemTopic, ingress, spec_for
 
 
 @dataclass(frozen=True)

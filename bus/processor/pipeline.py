@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bus import topics
 from bus.audit.entry import AUDIT_SCHEMA, AuditEntry, Decision
-from bus.codec import join_fields, projection_plan
-from bus.compose import verify_event
-from bus.envelope import ChangeKind, Envelope
 from bus.errors import EnvelopeError, TopicNameError, UnknownSchemaIdError, WireFormatError
+from bus.event import topics
+from bus.event.avro_reader import join_fields, projection_plan
+from bus.event.envelope import ChangeKind, Envelope
+from bus.event.serde import AvroSerde, Decoded, frame, framed_schema_ids
+from bus.event.signed_event import verify_event
+from bus.event.signing import SignatureError, Verifier
 from bus.ids import SchemaId, TopicName
 from bus.policy.evaluate import Deliver, Deny, EventFacts, evaluate
 from bus.processor.outputs import (
@@ -33,16 +35,14 @@ from bus.processor.outputs import (
 )
 from bus.processor.state import KeyState, StateStore
 from bus.registry.errors import SchemaNotFound
-from bus.serde import AvroSerde, Decoded, frame, framed_schema_ids
-from bus.signing import SignatureError, Verifier
 from bus.validate.fields import check_identifiers
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
 
+    from bus.policy.agreements_view import Route, Routes
     from bus.policy.compile import CompiledAgreement
     from bus.policy.consent import ConsentView
-    from bus.processor.agreements import Route, Routes
     from bus.registry.client import RegistryClient
 
 log = logging.getLogger(__name__)
@@ -299,7 +299,7 @@ class Pipeline:
     def _sliced(self, route: Route, decoded: Decoded | None) -> bytes | None:
         """The projection as the granted fields' bytes of the ingress value, when the grant allows.
 
-        A grant of whole top-level fields (``bus.codec.projection_plan``) is encoded by copying
+        A grant of whole top-level fields (``bus.event.avro_reader.projection_plan``) is encoded by copying
         those fields' bytes: the same bytes fastavro would write for the projected record.
         """
         if decoded is None or not decoded.spans:

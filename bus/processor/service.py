@@ -29,24 +29,31 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bus import topics
 from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT, AuditEntry
-from bus.batch_writer import BatchWriter
 from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
-from bus.follow import TopicFollower
+from bus.event import topics
+from bus.event.signing import Verifier, public_key_from_text
 from bus.ids import SchemaId
-from bus.kafka import KafkaSettings, ensure_topics, iter_to_end, make_admin, make_consumer, make_producer
+from bus.kafka.batch_writer import BatchWriter
+from bus.kafka.client import (
+    KafkaSettings,
+    ensure_topics,
+    iter_to_end,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
+from bus.kafka.follow import TopicFollower
 from bus.metrics import CONSUMER_LAG, PROCESSING
+from bus.policy.agreements_view import AgreementsView, Routes
 from bus.policy.consent import ConsentView
-from bus.processor.agreements import AgreementsView, Routes
 from bus.processor.backfill import Backfiller, BackfillView
 from bus.processor.observe import count_decisions, count_ingested
 from bus.processor.outputs import Output
 from bus.processor.pipeline import Pipeline, utc_now
 from bus.processor.state import StateStore
 from bus.registry.client import RegistryClient
-from bus.signing import Verifier, public_key_from_text
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "state."

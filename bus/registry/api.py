@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bus.directory.model import Principal
 from bus.directory.view import AgencyDirectory
-from bus.http_limits import BodySizeLimit
+from bus.http.limits import BodySizeLimit
+from bus.http.ops import ops_routes
 from bus.metrics import REGISTRY_REQUESTS
-from bus.ops_http import ops_routes
 from bus.registry.access import require_operator, require_subject_write
 from bus.registry.compat import parse_level
 from bus.registry.errors import BadRequest, InvalidSchema, PayloadTooLarge, RegistryError, SchemaNotFound

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from bus.errors import ConfigError
+from bus.event.topics import agency_id, ingress, record_type
 from bus.registry.client import RegistryClient
-from bus.topics import agency_id, ingress, record_type
 
 PROVIDERS_FILE = "providers.yaml"
 

@@ -9,12 +9,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.directory.view import AgencyDirectory
-from bus.follow import TopicFollower
-from bus.http_server import serve_app
-from bus.kafka import KafkaSettings, create_topics
+from bus.event.topics import SystemTopic, spec_for
+from bus.http.server import serve_app
+from bus.kafka.client import KafkaSettings, create_topics
+from bus.kafka.follow import TopicFollower
 from bus.registry.api import create_app
 from bus.registry.store import SchemaStore
-from bus.topics import SystemTopic, spec_for
 
 
 class RegistrySettings(BaseSettings):

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.errors import KafkaError
 
 from bus.errors import BrokerError
-from bus.follow import TopicFollower
-from bus.kafka import KafkaSettings, create_topics, make_producer
+from bus.event.topics import SystemTopic, spec_for
+from bus.kafka.client import KafkaSettings, create_topics, make_producer
+from bus.kafka.follow import TopicFollower
 from bus.registry.compat import CompatibilityLevel, check_compatibility
 from bus.registry.errors import (
     IncompatibleSchema,
@@ -32,7 +33,6 @@ from bus.registry.errors import (
 )
 from bus.registry.schema_text import ParsedSchema, parse_avro
 from bus.registry.state import RegistryState, VersionEntry, config_key
-from bus.topics import SystemTopic, spec_for
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer, ConsumerRecord

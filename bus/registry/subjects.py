@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from bus.errors import BrokerError, UnknownRecordTypeError
+from bus.event.topics import ingress, record_type
 from bus.ids import SchemaId
 from bus.registry.client import RegistryClient
 from bus.registry.errors import StoreError, StoreTimeout, SubjectNotFound
-from bus.topics import ingress, record_type
 
 REFRESH_S = 60.0
 log = logging.getLogger(__name__)

@@ -18,13 +18,13 @@ from bus import metrics
 from bus.audit.db import ArchiveStore
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
-from bus.follow import TopicFollower
-from bus.kafka import KafkaSettings
-from bus.processor.agreements import AgreementsView
+from bus.event.topics import SystemTopic
+from bus.kafka.client import KafkaSettings
+from bus.kafka.follow import TopicFollower
+from bus.policy.agreements_view import AgreementsView
 from bus.report.period import current_quarter
 from bus.report.scorecard import AgencyScore, Scorecard, scorecard_async
 from bus.report.sources import agency_names
-from bus.topics import SystemTopic
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from aiokafka.errors import KafkaError
 
 from bus.directory.model import Role
 from bus.directory.view import AgencyDirectory
-from bus.kafka import KafkaSettings, as_bus_error, read_to_end
+from bus.event.topics import SystemTopic
+from bus.kafka.client import KafkaSettings, as_bus_error, read_to_end
 from bus.policy.agreement import Agreement, load_agreements
-from bus.processor.agreements import AgreementsView
-from bus.topics import SystemTopic
+from bus.policy.agreements_view import AgreementsView
 
 
 def agency_names(directory: AgencyDirectory) -> dict[str, str]:

@@ -24,14 +24,14 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from bus.directory.model import Role
 from bus.directory.view import AgencyDirectory
 from bus.errors import AccessDeniedError, ConfigError
-from bus.follow import TopicFollower
-from bus.kafka import BrokerProfile, KafkaSettings, create_topics, make_consumer
-from bus.processor.agreements import AgreementsView
+from bus.event.topics import SystemTopic, agency_id, agreement_id, deliver, spec_for
+from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, make_consumer
+from bus.kafka.follow import TopicFollower
+from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
 from bus.subscriber.decode import DeliveryDecoder
 from bus.subscriber.store import Parked, SubscriberStore
 from bus.subscriber.update import DeliveryError, Update
-from bus.topics import SystemTopic, agency_id, agreement_id, deliver, spec_for
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord

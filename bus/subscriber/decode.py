@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from bus.envelope import ChangeKind, Envelope
 from bus.errors import EnvelopeError, UnknownSchemaIdError, WireFormatError
+from bus.event.envelope import ChangeKind, Envelope
+from bus.event.serde import AvroSerde, framed_schema_ids
 from bus.ids import SchemaId
 from bus.registry.errors import SchemaNotFound
-from bus.serde import AvroSerde, framed_schema_ids
 from bus.subscriber.update import Ack, DeliveryError, Update, _no_ack
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 
 Ack = Callable[[], Awaitable[None]]
 

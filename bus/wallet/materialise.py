@@ -25,11 +25,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.audit.archive import DEFAULT_DB_URL
 from bus.audit.db import ArchiveStore
-from bus.backoff import step_until_stopped
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
-from bus.follow import TopicFollower
-from bus.kafka import (
+from bus.event.topics import SystemTopic, spec_for
+from bus.kafka.client import (
     KafkaSettings,
     as_bus_error,
     create_topics,
@@ -37,13 +36,14 @@ from bus.kafka import (
     make_consumer,
     replayed_on_failure,
 )
+from bus.kafka.follow import TopicFollower
 from bus.policy.agreement import Agreement
+from bus.policy.agreements_view import AgreementsView
 from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView
-from bus.processor.agreements import AgreementsView
 from bus.registry.client import RegistryClient
+from bus.run.backoff import step_until_stopped
 from bus.subscriber.decode import DeliveryDecoder
 from bus.subscriber.update import DeliveryError, Update
-from bus.topics import SystemTopic, spec_for
 from bus.validate.iin import validate_iin
 from bus.validate.result import Invalid
 from bus.wallet.store import WALLET, WALLET_NAME, WalletChange, apply_changes, forget

@@ -25,12 +25,12 @@ from aiokafka.errors import KafkaError
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bus import topics
 from bus.directory.model import WebhookEntry
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
-from bus.follow import TopicFollower
-from bus.kafka import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
+from bus.event import topics
+from bus.kafka.client import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
+from bus.kafka.follow import TopicFollower
 from bus.metrics import WEBHOOK_ATTEMPTS
 from bus.policy.agreement import Agreement
 from bus.registry.client import RegistryClient

@@ -15,8 +15,8 @@ from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
-from bus.kafka import KafkaSettings, read_to_end
-from bus.topics import SystemTopic, agency_id
+from bus.event.topics import SystemTopic, agency_id
+from bus.kafka.client import KafkaSettings, read_to_end
 from bus.webhooks.message import SECRET_PREFIX
 
 

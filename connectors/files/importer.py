@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bus.envelope import ChangeKind
 from bus.errors import RecordInvalidError, WireFormatError
+from bus.event.envelope import ChangeKind
 from bus.registry.subjects import RecordSchema
 from connectors.files.convert import RowConverter, RowProblem
 from connectors.files.mapping import FileMapping, MappingError, check_mapping

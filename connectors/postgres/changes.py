@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from bus.policy.compile import changed_paths
 from connectors.postgres.errors import RowMappingError, SchemaDriftError
 from connectors.postgres.mapping import RowMapper

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from bus.topics import agency_id
+from bus.event.topics import agency_id
 from connectors.postgres.errors import CdcConfigError
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")

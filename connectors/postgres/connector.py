@@ -17,10 +17,10 @@ from typing import Any
 
 import psycopg2.extensions
 
-from bus.envelope import ChangeKind
 from bus.errors import BusError, RecordInvalidError, UnknownRecordTypeError, WireFormatError
-from bus.kafka import KafkaSettings
-from bus.signing import private_key_from_pem
+from bus.event.envelope import ChangeKind
+from bus.event.signing import private_key_from_pem
+from bus.kafka.client import KafkaSettings
 from connectors.postgres.changes import ChangeBuilder, Transaction, event_id
 from connectors.postgres.config import ConnectorConfig, SnapshotMode
 from connectors.postgres.errors import CdcConfigError, CdcSourceError, RowMappingError

@@ -12,17 +12,17 @@ from typing import Any, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.compose import Draft, Signer, compose
-from bus.envelope import ChangeKind
 from bus.errors import RecordInvalidError
-from bus.kafka import BrokerProfile, KafkaSettings
+from bus.event.envelope import ChangeKind
+from bus.event.serde import AvroSerde
+from bus.event.signed_event import Draft, Signer, compose
+from bus.event.topics import agency_id
+from bus.kafka.client import BrokerProfile, KafkaSettings
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import RecordSchema, SchemaCache
-from bus.serde import AvroSerde
-from bus.topics import agency_id
 from bus.validate.fields import check_identifiers, check_key
 from connectors.sdk._sender import SpoolSender
-from connectors.spool import NewEvent, Spool
+from connectors.sdk._spool import NewEvent, Spool
 
 
 @dataclass(frozen=True)

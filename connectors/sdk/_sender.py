@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from aiokafka.errors import KafkaError
 
-from bus.batch_writer import BatchWriter
 from bus.errors import BrokerError
-from bus.kafka import KafkaSettings, create_topics, make_producer
+from bus.event.topics import spec_for
+from bus.kafka.batch_writer import BatchWriter
+from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.metrics import SPOOL_DEPTH, SPOOL_OLDEST
-from bus.topics import spec_for
-from connectors.spool import Spool, SpooledEvent
+from connectors.sdk._spool import Spool, SpooledEvent
 
 log = logging.getLogger(__name__)
 

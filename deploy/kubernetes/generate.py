@@ -3,7 +3,7 @@
     python deploy/kubernetes/generate.py          # rewrite the files
     python deploy/kubernetes/generate.py --check  # exit 1 if a committed file differs
 
-Topics come from ``bus.topics.spec_for`` (partitions, cleanup policy, retention) for every
+Topics come from ``bus.event.topics.spec_for`` (partitions, cleanup policy, retention) for every
 system topic and every data topic the example agreements (``deploy/agreements``) and the
 providers (``schemas/providers.yaml``) imply; ACLs from ``bus.acl``. Outputs:
 ``deploy/kubernetes/topics.yaml`` (Strimzi KafkaTopic), ``deploy/kubernetes/users.yaml``
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from bus import topics
+from bus.event import topics
 from bus.acl.render import kafka_acls_script, strimzi_users_yaml
 from bus.acl.rules import (
     ARCHIVER,

@@ -15,9 +15,9 @@ from bus.acl.render import kafka_acls_script
 from bus.acl.rules import rules_for
 from bus.cli import acl
 from bus.directory.model import AgencyEntry
-from bus.kafka import KafkaSettings, create_topics, make_producer
+from bus.event.topics import SystemTopic, spec_for
+from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import load_agreements
-from bus.topics import SystemTopic, spec_for
 
 REPO = Path(__file__).resolve().parents[2]
 AGREEMENTS = REPO / "deploy" / "agreements"

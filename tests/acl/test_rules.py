@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bus import topics
 from bus.acl.rules import (
     ARCHIVER,
     AUDIT_READS,
@@ -31,6 +30,7 @@ from bus.acl.rules import (
     rules_for,
 )
 from bus.directory.model import AgencyEntry, Role
+from bus.event import topics
 from bus.policy.agreement import Agreement, load_agreements
 
 REPO = Path(__file__).resolve().parents[2]

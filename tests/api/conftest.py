@@ -24,9 +24,9 @@ from bus.broker.embedded import EmbeddedBroker, free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
-from bus.kafka import KafkaSettings, create_topics
-from bus.signing import key_id_for, private_key_from_pem, public_key_text
-from bus.topics import spec_for
+from bus.event.signing import key_id_for, private_key_from_pem, public_key_text
+from bus.event.topics import spec_for
+from bus.kafka.client import KafkaSettings, create_topics
 from tests.conftest import REPO, running_registry
 from tests.processes import running_bus
 

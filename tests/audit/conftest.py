@@ -21,10 +21,10 @@ from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT, AuditEntry, Decision
 from bus.audit.keys import load_trusted_keys, public_key_path
 from bus.audit.verify import VerifyReport, verify_archive
 from bus.broker.embedded import EmbeddedBroker
+from bus.event.serde import AvroSerde
+from bus.event.topics import TopicSpec
 from bus.ids import SchemaId, TopicName
-from bus.kafka import KafkaSettings, create_topics, make_producer
-from bus.serde import AvroSerde
-from bus.topics import TopicSpec
+from bus.kafka.client import KafkaSettings, create_topics, make_producer
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 CONSUMERS = ("tax", "police", "health", None)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bus.audit.checkpoint import Checkpoint
 from bus.audit.db import ArchiveStore
-from bus.kafka import make_consumer, read_to_end
+from bus.kafka.client import make_consumer, read_to_end
 from tests.audit.conftest import AuditWorld, rows_in, until
 from tests.postgres import PostgresServer
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import random
 
-from bus.batch_writer import BatchWriter
+from bus.event.topics import TopicSpec
 from bus.ids import TopicName
-from bus.kafka import KafkaSettings, create_topics, iter_to_end, make_producer
+from bus.kafka.batch_writer import BatchWriter
+from bus.kafka.client import KafkaSettings, create_topics, iter_to_end, make_producer
 from bus.processor.outputs import Output
-from bus.topics import TopicSpec
 
 KEYS = [f"{900000000000 + n * 7919}".encode() for n in range(60)]
 WRITES = 40

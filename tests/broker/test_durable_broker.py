@@ -12,7 +12,8 @@ from aiokafka import TopicPartition
 
 from bus.broker.datadir import DataDirInUse
 from bus.broker.embedded import EmbeddedBroker
-from bus.kafka import (
+from bus.event.topics import TopicSpec
+from bus.kafka.client import (
     KafkaSettings,
     create_topics,
     make_admin,
@@ -20,7 +21,6 @@ from bus.kafka import (
     make_producer,
     read_to_end,
 )
-from bus.topics import TopicSpec
 
 TOPIC = "durability.check"
 GROUP = "durability-group"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bus.kafka import KafkaSettings, create_topics, make_admin, make_consumer
-from bus.topics import TopicSpec
+from bus.event.topics import TopicSpec
+from bus.kafka.client import KafkaSettings, create_topics, make_admin, make_consumer
 
 
 async def _join_then_stop(settings: KafkaSettings, topic: str, group: str) -> int:

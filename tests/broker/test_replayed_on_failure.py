@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiokafka import TopicPartition
 
-from bus.kafka import KafkaSettings, create_topics, make_consumer, make_producer, replayed_on_failure
-from bus.topics import TopicSpec
+from bus.event.topics import TopicSpec
+from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer, replayed_on_failure
 
 
 async def test_a_batch_that_failed_is_returned_again_by_the_next_fetch(

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bus import topics
 from bus.acl.rules import AUDIT_READS, SERVICES
+from bus.event import topics
 from tests.deploy.conftest import DEPLOY, yaml_docs
 
 K8S = DEPLOY / "kubernetes"

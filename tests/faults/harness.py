@@ -34,14 +34,14 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.audit.keys import public_key_path
-from bus.consent import record_consent
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
-from bus.kafka import BrokerProfile, KafkaSettings, create_topics, make_producer, read_to_end
+from bus.event.signing import key_id_for, private_key_pem, public_key_text
+from bus.event.topics import SystemTopic, dlq, spec_for
+from bus.gateway.consent_writer import record_consent
+from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.consent import ConsentRecord, ConsentStatus
-from bus.signing import key_id_for, private_key_pem, public_key_text
-from bus.topics import SystemTopic, dlq, spec_for
 from bus.webhooks.message import new_secret
 from tests.faults.workload import Workload
 

@@ -15,8 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from bus.kafka import BrokerProfile, KafkaSettings
-from bus.signing import private_key_from_pem
+from bus.event.signing import private_key_from_pem
+from bus.kafka.client import BrokerProfile, KafkaSettings
 from connectors.sdk import Publisher
 from tests.faults.workload import Workload
 

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bus.http_server import serve_app
+from bus.http.server import serve_app
 
 
 def app(secret: str, out: Path, stall: Path, stall_s: float) -> Starlette:

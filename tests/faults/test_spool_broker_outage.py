@@ -16,9 +16,9 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.broker.embedded import EmbeddedBroker, free_port
-from bus.envelope import Envelope
-from bus.kafka import create_topics, read_to_end
-from bus.topics import spec_for
+from bus.event.envelope import Envelope
+from bus.event.topics import spec_for
+from bus.kafka.client import create_topics, read_to_end
 from connectors.sdk import Change, Publisher
 from tests.conftest import REPO, running_registry
 from tests.faults.workload import Workload

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from bus.policy.agreement import Agreement
 from connectors.sdk import Change
 from tests.people import person

@@ -28,20 +28,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 
 from bus.audit.entry import Decision
-from bus.compose import Draft, Signer, compose
-from bus.consent import consent_key
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
+from bus.event.serde import AvroSerde
+from bus.event.signed_event import Draft, Signer, compose
+from bus.event.signing import Verifier, key_id_for
 from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
+from bus.policy.agreements_view import AgreementsView, Route, Routes
 from bus.policy.compile import compile_agreement
-from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView
+from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView, consent_key
 from bus.policy.evaluate import DenyReason
-from bus.processor.agreements import AgreementsView, Route, Routes
 from bus.processor.pipeline import Pipeline, Result
 from bus.processor.state import StateStore
 from bus.registry.client import RegistryClient
-from bus.serde import AvroSerde
-from bus.signing import Verifier, key_id_for
 from tests.conftest import REPO
 from tests.people import person
 

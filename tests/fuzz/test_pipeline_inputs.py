@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bus.serde import unframe
+from bus.event.serde import unframe
 from tests.fuzz.bench import CANONICAL, NOW, PERSON, consumer_record, encode, judge, pipeline, signed_headers
 from tests.fuzz.profile import fuzz_settings
 from tests.people import person

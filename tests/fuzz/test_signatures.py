@@ -10,9 +10,9 @@ import base64
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bus.compose import Draft, Signer, compose
-from bus.envelope import ChangeKind
-from bus.signing import key_id_for
+from bus.event.envelope import ChangeKind
+from bus.event.signed_event import Draft, Signer, compose
+from bus.event.signing import key_id_for
 from tests.fuzz.bench import (
     KEY,
     NOW,

@@ -12,14 +12,14 @@ import httpx
 import pytest
 
 from bus.broker.embedded import free_port
-from bus.compose import verify_event
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
-from bus.envelope import Envelope
-from bus.kafka import KafkaSettings, create_topics, read_to_end
-from bus.signing import Verifier, key_id_for, private_key_from_pem, public_key_text
-from bus.topics import spec_for
+from bus.event.envelope import Envelope
+from bus.event.signed_event import verify_event
+from bus.event.signing import Verifier, key_id_for, private_key_from_pem, public_key_text
+from bus.event.topics import spec_for
+from bus.kafka.client import KafkaSettings, create_topics, read_to_end
 from tests.people import person
 from tests.processes import running_bus
 

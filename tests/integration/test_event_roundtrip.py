@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from bus import topics
-from bus.envelope import ChangeKind, Envelope
+from bus.event import topics
+from bus.event.envelope import ChangeKind, Envelope
+from bus.event.serde import AvroSerde
 from bus.ids import SchemaId
-from bus.kafka import KafkaSettings, create_topics, make_consumer, make_producer
-from bus.serde import AvroSerde
+from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer
 
 PERSON_ID = SchemaId(1)
 TOPIC = topics.ingress("civil-registry", "person")

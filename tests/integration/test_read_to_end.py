@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bus.errors import BrokerError
-from bus.kafka import KafkaSettings, create_topics, make_producer, read_to_end
-from bus.topics import TopicSpec
+from bus.event.topics import TopicSpec
+from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 
 
 async def create(settings: KafkaSettings, name: str, partitions: int) -> None:

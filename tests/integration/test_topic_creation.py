@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bus import topics
-from bus.kafka import KafkaSettings, ensure_topics, make_admin
+from bus.event import topics
+from bus.kafka.client import KafkaSettings, ensure_topics, make_admin
 
 
 async def test_creation_is_idempotent_and_sets_partitions(kafka_settings: KafkaSettings, unique: str) -> None:

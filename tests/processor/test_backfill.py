@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bus.envelope import ChangeKind
 from bus.errors import ConfigError
+from bus.event.envelope import ChangeKind
 from bus.policy.consent import ConsentStatus
 from bus.processor.backfill_request import BackfillStatus, backfill
 from connectors.sdk import Change

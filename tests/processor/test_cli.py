@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from bus.kafka import KafkaSettings, read_to_end
-from bus.processor.agreements import AgreementsView
-from bus.topics import SystemTopic
+from bus.event.topics import SystemTopic
+from bus.kafka.client import KafkaSettings, read_to_end
+from bus.policy.agreements_view import AgreementsView
 from tests.conftest import REPO
 from tests.people import person
 from tests.processes import bus

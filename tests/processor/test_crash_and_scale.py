@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from bus.envelope import ChangeKind, Envelope
-from bus.kafka import create_topics
-from bus.topics import spec_for
+from bus.event.envelope import ChangeKind, Envelope
+from bus.event.topics import spec_for
+from bus.kafka.client import create_topics
 from connectors.sdk import Change
 from tests.conftest import REPO
 from tests.people import person

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.compose import Draft, Signer, compose
-from bus.envelope import ChangeKind
-from bus.kafka import make_producer
+from bus.event.envelope import ChangeKind
+from bus.event.serde import AvroSerde, frame
+from bus.event.signed_event import Draft, Signer, compose
+from bus.kafka.client import make_producer
 from bus.registry.client import RegistryClient
-from bus.serde import AvroSerde, frame
 from tests.people import person
 from tests.processor.world import World, eventually
 

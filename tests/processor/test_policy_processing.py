@@ -10,7 +10,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from bus.envelope import ChangeKind, Envelope
+from bus.event.envelope import ChangeKind, Envelope
 from bus.policy.consent import ConsentStatus
 from connectors.sdk import Change
 from tests.people import person

@@ -16,18 +16,18 @@ import fastavro
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.audit.entry import AUDIT_SCHEMA
-from bus.consent import record_consent
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
-from bus.envelope import ChangeKind
-from bus.kafka import KafkaSettings, create_topics, make_producer, read_to_end
+from bus.event.envelope import ChangeKind
+from bus.event.serde import unframe
+from bus.event.signing import key_id_for, public_key_text
+from bus.event.topics import SystemTopic, dlq, spec_for
+from bus.gateway.consent_writer import record_consent
+from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.agreement import Agreement
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.processor.service import Processor, ProcessorSettings
-from bus.serde import unframe
-from bus.signing import key_id_for, public_key_text
-from bus.topics import SystemTopic, dlq, spec_for
 from connectors.sdk import Change, Publisher
 
 TODAY = dt.date.today()

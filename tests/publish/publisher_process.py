@@ -9,9 +9,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bus.envelope import ChangeKind
-from bus.kafka import BrokerProfile, KafkaSettings
-from bus.signing import private_key_from_pem
+from bus.event.envelope import ChangeKind
+from bus.event.signing import private_key_from_pem
+from bus.kafka.client import BrokerProfile, KafkaSettings
 from connectors.sdk import Change, Publisher
 from tests.people import person
 

@@ -16,14 +16,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.broker.embedded import EmbeddedBroker, free_port
-from bus.compose import verify_event
-from bus.envelope import ChangeKind, Envelope
 from bus.errors import BrokerError, RecordInvalidError, RecordMismatchError, UnknownRecordTypeError
-from bus.kafka import BrokerProfile, KafkaSettings, create_topics, read_to_end
-from bus.signing import Verifier, key_id_for, private_key_pem
-from bus.topics import spec_for
+from bus.event.envelope import ChangeKind, Envelope
+from bus.event.signed_event import verify_event
+from bus.event.signing import Verifier, key_id_for, private_key_pem
+from bus.event.topics import spec_for
+from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, read_to_end
 from connectors.sdk import Change, Publisher, SyncPublisher
-from connectors.spool import Spool
+from connectors.sdk._spool import Spool
 from tests.conftest import REPO
 from tests.people import person
 

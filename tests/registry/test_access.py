@@ -12,7 +12,7 @@ import pytest
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
-from bus.kafka import KafkaSettings
+from bus.kafka.client import KafkaSettings
 
 SCHEMA = json.dumps({"type": "record", "name": "Thing", "namespace": "gov.test", "fields": []})
 

@@ -12,8 +12,8 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from bus.event.serde import AvroSerde
 from bus.ids import SchemaId
-from bus.serde import AvroSerde
 
 V1 = {
     "type": "record",

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bus.kafka import BrokerProfile, KafkaSettings
+from bus.kafka.client import BrokerProfile, KafkaSettings
 from bus.subscriber.client import Subscriber
 from bus.subscriber.update import Update
 

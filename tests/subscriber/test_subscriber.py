@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bus.envelope import ChangeKind
 from bus.errors import AccessDeniedError, ConfigError
-from bus.kafka import make_producer
+from bus.event.envelope import ChangeKind
+from bus.kafka.client import make_producer
 from bus.subscriber.client import Subscriber
 from bus.subscriber.update import DeliveryError, Update
 from connectors.sdk import Change

@@ -23,12 +23,12 @@ from bus.broker.embedded import free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
+from bus.event.signing import key_id_for, public_key_text
+from bus.event.topics import TopicSpec
 from bus.gateway.service import GatewayService, GatewaySettings
 from bus.ids import TopicName
-from bus.kafka import KafkaSettings, create_topics
+from bus.kafka.client import KafkaSettings, create_topics
 from bus.policy.agreement import Agreement
-from bus.signing import key_id_for, public_key_text
-from bus.topics import TopicSpec
 from tests.processor.world import World
 
 T = TypeVar("T")

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bus.envelope import ChangeKind
-from bus.kafka import read_to_end
+from bus.event.envelope import ChangeKind
+from bus.kafka.client import read_to_end
 from bus.policy.consent import ConsentStatus
 from connectors.sdk import Change
 from tests.people import person

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from bench.tracker_latency import measure, summary
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from connectors.sdk import Change
 from tests.people import person
 from tests.processor.world import update

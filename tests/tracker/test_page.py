@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from bus.gateway.page import COOKIE
 from connectors.sdk import Change
 from tests.people import person

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from bus.batch_writer import partition_for
+from bus.kafka.batch_writer import partition_for
 
 
 def test_keys_land_where_the_default_partitioner_puts_them() -> None:

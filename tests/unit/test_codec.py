@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bus.codec import Unsupported, compile_reader, join_fields, projection_plan
+from bus.event.avro_reader import Unsupported, compile_reader, join_fields, projection_plan
 from bus.policy.agreement import Agreement
 from bus.policy.compile import compile_agreement
 from tests.conftest import REPO

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bus.envelope import ChangeKind, Envelope
 from bus.errors import EnvelopeError
+from bus.event.envelope import ChangeKind, Envelope
 
 EVENT_ID = "0b9c6f3e-5a7d-4f0e-9d8a-2f4c1e6b7a90"
 

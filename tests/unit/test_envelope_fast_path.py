@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bus.envelope import ChangeKind, Envelope, _fast_envelope
 from bus.errors import EnvelopeError
+from bus.event.envelope import ChangeKind, Envelope, _fast_envelope
 
 GOOD = [
     *Envelope.new(

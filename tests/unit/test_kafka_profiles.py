@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bus.kafka import BrokerProfile, KafkaSettings, consumer_config, producer_config
+from bus.kafka.client import BrokerProfile, KafkaSettings, consumer_config, producer_config
 
 
 def settings(profile: BrokerProfile) -> KafkaSettings:

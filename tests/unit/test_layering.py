@@ -8,8 +8,8 @@ import sys
 import pytest
 
 PURE_MODULES = [
-    "bus.envelope",
-    "bus.serde",
+    "bus.event.envelope",
+    "bus.event.serde",
     "bus.errors",
     "bus.ids",
     "bus.validate.iin",
@@ -18,10 +18,10 @@ PURE_MODULES = [
     "bus.registry.compat",
     "bus.registry.schema_text",
     "bus.registry.state",
-    "bus.signing",
-    "bus.compose",
+    "bus.event.signing",
+    "bus.event.signed_event",
     "bus.validate.fields",
-    "bus.topics",
+    "bus.event.topics",
     "bus.policy.agreement",
     "bus.policy.compile",
     "bus.policy.evaluate",

@@ -16,18 +16,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bus.audit.entry import AUDIT_SCHEMA
-from bus.compose import Draft, Signer, compose
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
+from bus.event.serde import AvroSerde
+from bus.event.signed_event import Draft, Signer, compose
+from bus.event.signing import Verifier, key_id_for
 from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
+from bus.policy.agreements_view import AgreementsView, Route, Routes
 from bus.policy.compile import compile_agreement
 from bus.policy.consent import ConsentView
-from bus.processor.agreements import AgreementsView, Route, Routes
 from bus.processor.pipeline import Pipeline
 from bus.processor.state import StateStore
 from bus.registry.client import RegistryClient
-from bus.serde import AvroSerde
-from bus.signing import Verifier, key_id_for
 from tests.conftest import REPO
 from tests.fuzz.profile import fuzz_settings
 from tests.people import person

@@ -1,4 +1,4 @@
-"""Consent from bus.consent: who may receive a citizen's data for which purpose, and when."""
+"""Consent from bus.policy.consent: who may receive a citizen's data for which purpose, and when."""
 
 from __future__ import annotations
 

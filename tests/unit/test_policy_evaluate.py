@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from bus.policy.agreement import Agreement, ConsentMode
 from bus.policy.compile import CompiledAgreement, compile_agreement
 from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView, consent_key

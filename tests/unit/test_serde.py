@@ -21,8 +21,8 @@ from bus.errors import (
     UnknownSchemaIdError,
     WireFormatError,
 )
+from bus.event.serde import AvroSerde, frame, unframe
 from bus.ids import SchemaId
-from bus.serde import AvroSerde, frame, unframe
 from tests.conftest import REPO
 
 TOPIC = "ingress.civil-registry.person"

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bus.errors import BusError
-from bus.signing import (
+from bus.event.signing import (
     EventSignature,
     SignatureError,
     Verifier,

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bus.errors import BusError
-from connectors.spool import NewEvent, Spool, SpooledEvent, SpoolError, SpoolFullError, SpoolTransaction
+from connectors.sdk._spool import NewEvent, Spool, SpooledEvent, SpoolError, SpoolFullError, SpoolTransaction
 from tests.conftest import REPO
 
 TOPIC = "ingress.civil-registry.person"
@@ -387,7 +387,7 @@ def test_file_that_is_not_a_spool_is_refused(tmp_path: Path) -> None:
 CHILD = """
 import os, signal, sys
 from pathlib import Path
-from connectors.spool import NewEvent, Spool
+from connectors.sdk._spool import NewEvent, Spool
 
 path, batches = Path(sys.argv[1]), int(sys.argv[2])
 spool = Spool(path)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bus import topics
 from bus.errors import TopicNameError
-from bus.topics import SystemTopic, TopicKind
+from bus.event import topics
+from bus.event.topics import SystemTopic, TopicKind
 
 
 def test_builders_follow_design_names() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from bus.wallet.store import WALLET
 from connectors.sdk import Change
 from tests.people import person

@@ -18,12 +18,12 @@ import pytest
 
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
-from bus.envelope import ChangeKind, Envelope
-from bus.kafka import KafkaSettings, create_topics, make_producer, read_to_end
+from bus.event.envelope import ChangeKind, Envelope
+from bus.event.serde import AvroSerde
+from bus.event.topics import SystemTopic, deliver, dlq_webhook, spec_for
+from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.agreement import Agreement
 from bus.processor.outputs import delivery_headers
-from bus.serde import AvroSerde
-from bus.topics import SystemTopic, deliver, dlq_webhook, spec_for
 from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 from bus.webhooks.message import new_secret
 from tests.people import person

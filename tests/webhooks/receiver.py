@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bus.broker.embedded import free_port
-from bus.http_server import serve_app
+from bus.http.server import serve_app
 
 Answer = tuple[int, dict[str, str], str]  # status, headers, body
 Responder = Callable[[dict[str, Any]], Answer]

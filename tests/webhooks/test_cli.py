@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
-from bus.kafka import KafkaSettings, make_producer, read_to_end
-from bus.topics import dlq_webhook
+from bus.event.topics import dlq_webhook
+from bus.kafka.client import KafkaSettings, make_producer, read_to_end
 from bus.webhooks.parking import parked_headers
 from bus.webhooks.registration import current_directory
 from tests.processes import LineReader
@@ -92,8 +92,8 @@ def test_parked_lists_reasons_and_replay_restores_the_delivery(
     )
 
     async def park() -> None:
-        from bus.kafka import create_topics
-        from bus.topics import spec_for
+        from bus.event.topics import spec_for
+        from bus.kafka.client import create_topics
 
         await create_topics(kafka_settings, [spec_for(dlq_webhook(agency)), spec_for(f"deliver.{agency}.a")])
         producer = make_producer(kafka_settings)

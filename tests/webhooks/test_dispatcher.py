@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from bus.envelope import ChangeKind
-from bus.serde import frame
+from bus.event.envelope import ChangeKind
+from bus.event.serde import frame
 from bus.webhooks.message import new_secret
 from tests.processor.world import eventually
 from tests.webhooks.conftest import RECORD_NAME, HookWorld, Sent

@@ -9,8 +9,8 @@ import random
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from bus.envelope import ChangeKind
 from bus.errors import ConfigError
+from bus.event.envelope import ChangeKind
 from bus.subscriber.update import Update
 from bus.webhooks.message import body_text, new_secret, signed_headers
 from bus.webhooks.progress import PartitionProgress

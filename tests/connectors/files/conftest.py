@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.kafka import KafkaSettings, create_topics
+from bus.event.topics import spec_for
+from bus.kafka.client import KafkaSettings, create_topics
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
-from bus.topics import spec_for
 from connectors.files import ImportOptions, ImportSummary, SnapshotStore, import_file, load_mapping
 from connectors.sdk import Publisher
 from tests.connectors.files.exports import MAPPING

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from bus.demo.akimat_export import MAPPING, akimat_rows, import_akimat_export, write_akimat_export
-from bus.kafka import KafkaSettings, create_topics, read_to_end
-from bus.topics import spec_for
+from bus.event.topics import spec_for
+from bus.kafka.client import KafkaSettings, create_topics, read_to_end
 from bus.validate.cadastral import validate_cadastral
 from bus.validate.iin import validate_bin, validate_iin
 from bus.validate.result import Valid

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from bus.cli import connect
-from bus.kafka import KafkaSettings, read_to_end
-from bus.signing import private_key_pem
+from bus.event.signing import private_key_pem
+from bus.kafka.client import KafkaSettings, read_to_end
 from tests.connectors.files.exports import register, write_csv
 
 runner = CliRunner()

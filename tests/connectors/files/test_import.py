@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bus.envelope import Envelope
-from bus.kafka import KafkaSettings, read_to_end
+from bus.event.envelope import Envelope
+from bus.kafka.client import KafkaSettings, read_to_end
 from tests.connectors.files.conftest import Importer
 from tests.connectors.files.exports import person_row, register, write_csv, write_xlsx
 

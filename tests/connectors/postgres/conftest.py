@@ -21,10 +21,10 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.demo.civil_registry_db import create_schema
-from bus.envelope import Envelope
-from bus.kafka import KafkaSettings, create_topics, read_to_end
-from bus.signing import private_key_pem
-from bus.topics import spec_for
+from bus.event.envelope import Envelope
+from bus.event.signing import private_key_pem
+from bus.event.topics import spec_for
+from bus.kafka.client import KafkaSettings, create_topics, read_to_end
 from connectors.postgres import PostgresConnector, load_config
 from tests.conftest import REPO
 from tests.postgres import PostgresServer

@@ -7,7 +7,7 @@ import datetime as dt
 import time
 
 from bus.demo.civil_registry_db import citizen, populate
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from bus.validate.iin import make_iin
 from tests.connectors.postgres.conftest import Cdc
 from tests.connectors.postgres.workload import build, check

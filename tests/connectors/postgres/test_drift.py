@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bus.demo.civil_registry_db import citizen, populate
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from connectors.postgres.state import load_state, state_path
 from tests.connectors.postgres.conftest import Cdc
 

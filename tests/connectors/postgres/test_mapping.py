@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bus.envelope import ChangeKind
 from bus.errors import ConfigError
+from bus.event.envelope import ChangeKind
 from connectors.postgres.changes import Assembler, ChangeBuilder, event_id
 from connectors.postgres.config import TableConfig, load_config
 from connectors.postgres.errors import CdcConfigError, RowMappingError

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg2
 
 from bus.demo.civil_registry_db import COLUMNS, citizen
-from bus.envelope import ChangeKind
+from bus.event.envelope import ChangeKind
 from bus.policy.compile import changed_paths
 
 Row = dict[str, Any]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from aiokafka import TopicPartition
 
 from bus.errors import BrokerError
-from bus.kafka import KafkaSettings, make_consumer
+from bus.kafka.client import KafkaSettings, make_consumer
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord

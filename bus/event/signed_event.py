@@ -13,8 +13,8 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.envelope import ChangeKind, Envelope, Headers
-from bus.signing import SignatureError, Verifier, event_digest, key_id_for, sign_batch
+from bus.event.envelope import ChangeKind, Envelope, Headers
+from bus.event.signing import SignatureError, Verifier, event_digest, key_id_for, sign_batch
 
 SIGNED_HEADERS = ("ce_source", "ce_id", "ce_type", "ce_subject", "ce_time", "bus_sequence", "bus_changed")
 

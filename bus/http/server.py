@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
-from bus.http_limits import BodyReadTimeout
+from bus.http.limits import BodyReadTimeout
 
 
 class _EmbeddedServer(uvicorn.Server):

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from bus.event.topics import ingress
 from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
 from bus.policy.compile import CompiledAgreement, compile_agreement
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SubjectNotFound
-from bus.topics import ingress
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord

@@ -30,8 +30,8 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.errors import BrokerError, BusError
+from bus.event.topics import TopicSpec
 from bus.ids import TopicName
-from bus.topics import TopicSpec
 
 
 class BrokerProfile(StrEnum):

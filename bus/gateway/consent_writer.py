@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
-from bus.kafka import KafkaSettings, make_producer
+from bus.event.topics import SystemTopic
+from bus.kafka.client import KafkaSettings, make_producer
 from bus.policy.consent import ConsentRecord, consent_key
-from bus.topics import SystemTopic
 
 
 async def send_consent(producer: AIOKafkaProducer, record: ConsentRecord) -> RecordMetadata:

@@ -18,7 +18,6 @@ import fastavro
 import fastavro.validation
 from fastavro.types import Schema
 
-from bus.codec import Reader, Unsupported, compile_reader
 from bus.errors import (
     AvroDecodeError,
     EmptyPayloadError,
@@ -27,6 +26,7 @@ from bus.errors import (
     TruncatedPayloadError,
     UnknownSchemaIdError,
 )
+from bus.event.avro_reader import Reader, Unsupported, compile_reader
 from bus.ids import SchemaId
 
 MAGIC = 0
@@ -42,7 +42,7 @@ class Decoded:
     schema_id: SchemaId
     record: dict[str, Any]
     body: bytes = b""  # the Avro body the record was read from
-    spans: tuple[int, ...] = ()  # top-level field boundaries in ``body`` when known (bus.codec)
+    spans: tuple[int, ...] = ()  # top-level field boundaries in ``body`` when known (bus.event.avro_reader)
 
 
 def frame(schema_id: int, body: bytes) -> bytes:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bus.http_server import serve_app
+from bus.http.server import serve_app
 
 Check = Callable[[], Awaitable[tuple[bool, str]]]
 _CHECK_TIMEOUT_S = 3.0

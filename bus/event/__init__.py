@@ -1,0 +1,1 @@
+"""The event contract: envelope, wire format, signatures, topic names (pure, no I/O)."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every API: the server, request limits, ops endpoints."""

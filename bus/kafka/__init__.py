@@ -1,0 +1,1 @@
+"""The one Kafka client adapter: settings, clients, following, batched writes."""

@@ -1,0 +1,1 @@
+"""Running components: supervision and the one backoff policy."""
