@@ -18,8 +18,8 @@ from typing import Any
 
 from bench.latency import expect, processor_process, quantiles, spawn, stop
 from bench.world import CONSUMER, World
-from bus.subscriber.client import Subscriber
-from bus.subscriber.update import Update
+from bus.subscriber._client import Subscriber
+from bus.subscriber._update import Update
 
 SAMPLE_EVERY = 50
 

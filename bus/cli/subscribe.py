@@ -19,8 +19,8 @@ from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUr
 from bus.cli.runner import run
 from bus.kafka.client import BrokerProfile
 from bus.processor.backfill_request import active_agreement
-from bus.subscriber.client import Subscriber
-from bus.subscriber.update import DeliveryError, Update
+from bus.subscriber._client import Subscriber
+from bus.subscriber._update import DeliveryError, Update
 
 console = Console()
 

@@ -6,6 +6,6 @@ async with Subscriber("tax", token, bootstrap=..., registry=...) as subscriber:
         await update.ack()
 """
 
-from bus.subscriber.update import DeliveryError, Update
+from bus.subscriber._update import DeliveryError, Update
 
 __all__ = ["DeliveryError", "Update"]

@@ -42,8 +42,8 @@ from bus.policy.agreements_view import AgreementsView
 from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView
 from bus.registry.client import RegistryClient
 from bus.run.backoff import step_until_stopped
-from bus.subscriber.decode import DeliveryDecoder
-from bus.subscriber.update import DeliveryError, Update
+from bus.subscriber._decode import DeliveryDecoder
+from bus.subscriber._update import DeliveryError, Update
 from bus.validate.iin import validate_iin
 from bus.validate.result import Invalid
 from bus.wallet.store import WALLET, WALLET_NAME, WalletChange, apply_changes, forget

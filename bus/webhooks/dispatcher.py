@@ -34,8 +34,8 @@ from bus.kafka.follow import TopicFollower
 from bus.metrics import WEBHOOK_ATTEMPTS
 from bus.policy.agreement import Agreement
 from bus.registry.client import RegistryClient
-from bus.subscriber.decode import DeliveryDecoder
-from bus.subscriber.update import DeliveryError
+from bus.subscriber._decode import DeliveryDecoder
+from bus.subscriber._update import DeliveryError
 from bus.webhooks.message import body_text
 from bus.webhooks.parking import REASON_HORIZON, REASON_REJECTED, STAGE_DECODE, STAGE_WEBHOOK, parked_headers
 from bus.webhooks.progress import PartitionProgress

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from bus.kafka.client import BrokerProfile, KafkaSettings
-from bus.subscriber.client import Subscriber
-from bus.subscriber.update import Update
+from bus.subscriber._client import Subscriber
+from bus.subscriber._update import Update
 
 
 async def main(argv: list[str]) -> None:

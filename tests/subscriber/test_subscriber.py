@@ -12,8 +12,8 @@ import pytest
 from bus.errors import AccessDeniedError, ConfigError
 from bus.event.envelope import ChangeKind
 from bus.kafka.client import make_producer
-from bus.subscriber.client import Subscriber
-from bus.subscriber.update import DeliveryError, Update
+from bus.subscriber._client import Subscriber
+from bus.subscriber._update import DeliveryError, Update
 from connectors.sdk import Change
 from tests.people import person
 from tests.processor.world import World, eventually, update

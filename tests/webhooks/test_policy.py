@@ -11,7 +11,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from bus.errors import ConfigError
 from bus.event.envelope import ChangeKind
-from bus.subscriber.update import Update
+from bus.subscriber._update import Update
 from bus.webhooks.message import body_text, new_secret, signed_headers
 from bus.webhooks.progress import PartitionProgress
 from bus.webhooks.registration import check_secret, check_url

@@ -14,7 +14,7 @@ from bus.event.envelope import ChangeKind, Envelope
 from bus.event.serde import AvroSerde, framed_schema_ids
 from bus.ids import SchemaId
 from bus.registry.errors import SchemaNotFound
-from bus.subscriber.update import Ack, DeliveryError, Update, _no_ack
+from bus.subscriber._update import Ack, DeliveryError, Update, _no_ack
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

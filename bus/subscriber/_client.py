@@ -29,9 +29,9 @@ from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, make_c
 from bus.kafka.follow import TopicFollower
 from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
-from bus.subscriber.decode import DeliveryDecoder
-from bus.subscriber.store import Parked, SubscriberStore
-from bus.subscriber.update import DeliveryError, Update
+from bus.subscriber._decode import DeliveryDecoder
+from bus.subscriber._store import Parked, SubscriberStore
+from bus.subscriber._update import DeliveryError, Update
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord
