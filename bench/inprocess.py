@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.embedded import EmbeddedBroker
+from bus.broker.ports import free_port
 from bus.directory.tokens import new_token
 from bus.gateway.service import GatewayService, GatewaySettings
 from bus.kafka.client import KafkaSettings

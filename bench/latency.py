@@ -21,8 +21,7 @@ import time
 from typing import Any
 
 from bench.world import CONSUMER, Provider, World
-from bus.subscriber._client import Subscriber
-from bus.subscriber._update import Update
+from bus.subscriber import Subscriber, Update
 
 
 def quantiles(values: list[float]) -> dict[str, float]:

@@ -26,8 +26,7 @@ from bus.kafka.batch_writer import BatchWriter
 from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer
 from bus.processor.outputs import Output
 from bus.processor.service import Processor, ProcessorSettings
-from bus.subscriber._client import Subscriber
-from bus.subscriber._update import Update
+from bus.subscriber import Subscriber, Update
 
 _RUNS = itertools.count()  # every raw run reads with a group of its own, from the beginning
 

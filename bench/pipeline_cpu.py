@@ -29,11 +29,12 @@ from bus.event.signed_event import Draft, Signer, compose
 from bus.event.signing import Verifier
 from bus.ids import SchemaId
 from bus.policy.agreement import Agreement
-from bus.policy.agreements_view import AgreementsView, Route, Routes
+from bus.policy.agreements_view import AgreementsView
 from bus.policy.compile import compile_agreement
 from bus.policy.consent import ConsentView
 from bus.processor.observe import count_decisions
 from bus.processor.pipeline import Pipeline
+from bus.processor.routes import Route, Routes
 from bus.processor.state import StateStore
 from bus.registry.client import RegistryClient
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.embedded import EmbeddedBroker
+from bus.broker.ports import free_port
 from bus.directory.tokens import new_token
 from bus.event.envelope import ChangeKind
 from bus.event.serde import AvroSerde

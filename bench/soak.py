@@ -18,8 +18,7 @@ from typing import Any
 
 from bench.latency import expect, processor_process, quantiles, spawn, stop
 from bench.world import CONSUMER, World
-from bus.subscriber._client import Subscriber
-from bus.subscriber._update import Update
+from bus.subscriber import Subscriber, Update
 
 SAMPLE_EVERY = 50
 

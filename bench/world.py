@@ -20,7 +20,8 @@ from typing import Any, Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.publish import SCHEMA, people
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.embedded import EmbeddedBroker
+from bus.broker.ports import free_port
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token

@@ -39,6 +39,11 @@ CONSUMER_LAG = Gauge(
 REGISTRY_REQUESTS = Counter(
     "bus_registry_requests_total", "Schema registry HTTP requests.", ["method", "route", "status"]
 )
+AVRO_READER_FALLBACKS = Counter(
+    "bus_avro_reader_fallbacks_total",
+    "Schemas the generated Avro reader cannot compile, decoded by plain fastavro instead (slower).",
+    ["error"],
+)
 PAPER_AVOIDED = Counter(
     "bus_paper_requests_avoided_total",
     "Deliveries that made a paper certificate unnecessary (the agreement's `replaces`).",

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 import tests.fuzz.profile  # noqa: F401  (registers the fuzz profiles before --hypothesis-profile is read)
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.embedded import EmbeddedBroker
+from bus.broker.ports import free_port
 from bus.kafka.client import KafkaSettings
 from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus

@@ -44,6 +44,7 @@ from bus.kafka.client import (
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SchemaNotFound
 from bus.run.backoff import step_until_stopped
+from bus.run.closing import close_all
 
 log = logging.getLogger(__name__)
 DEFAULT_DB_URL = "sqlite:///bus-data/audit.sqlite"
@@ -127,11 +128,9 @@ class Archiver:
                 await self._publish_due(force=True)
             except Exception:  # still close the clients; the next start publishes what is due
                 log.exception("could not publish the final audit checkpoints")
-        for close in (self._consumer.stop, self._producer.stop, self._registry.close):
-            try:
-                await close()
-            except Exception:  # keep closing the rest
-                log.exception("error while stopping the audit archiver")
+        await close_all(
+            (self._consumer.stop, self._producer.stop, self._registry.close), log, "the audit archiver"
+        )
         await asyncio.to_thread(self.store.close)
         self._started = False
 

@@ -7,7 +7,7 @@ by comparing each checkpoint with the chain (``bus/audit/verify.py``).
 
 The signed message is ``b"agency-bus/audit-checkpoint/v1"`` followed by the length-prefixed (u32 BE)
 UTF-8 topic, u32 partition, u64 offset, u64 count, the 32 raw head-hash bytes and i64 creation time in
-milliseconds — binary and unambiguous, like ``bus/signing.py``.
+milliseconds — binary and unambiguous, like ``bus/event/signing.py``.
 
 Pure: standard library, pydantic and ``cryptography`` only.
 """

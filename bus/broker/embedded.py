@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Self
 
 from bus.broker.binary import tansu_binary
 from bus.broker.objectstore.process import BUCKET, ObjectStoreProcess
+from bus.broker.ports import free_port
 from bus.broker.process import log_tail, spawn, terminate
 from bus.errors import BrokerError, BrokerStartError
 from bus.kafka.client import BrokerProfile, KafkaSettings, make_admin
@@ -39,13 +39,6 @@ _TANSU_ENV = {
     "SCHEMA_REGISTRY",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 }
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class EmbeddedBroker:

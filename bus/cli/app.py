@@ -27,6 +27,7 @@ from bus.cli import (
     up,
     webhooks,
 )
+from bus.cli.environment import warn_unknown_variables
 
 app = typer.Typer(
     name="bus",
@@ -53,6 +54,12 @@ app.command("publish")(publish.publish)
 app.command("up")(up.up)
 app.command("backfill")(backfill.backfill)
 app.command("subscribe")(subscribe.subscribe)
+
+
+@app.callback()
+def _check_environment() -> None:
+    """agency-bus: publish a record change once; every entitled agency receives its fields."""
+    warn_unknown_variables(app)
 
 
 @app.command("version")

@@ -1,4 +1,4 @@
-"""``bus broker up|status``: run the embedded broker in the foreground, or check one."""
+"""``bus broker install|up|status``: fetch Apache Kafka, run a local broker in the foreground, check one."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.engine import Choice, Engine, LocalBroker, choose, local_broker
+from bus.broker.kafka.install import install as install_kafka
+from bus.broker.kafka.install import installed, kafka_version
 from bus.cli.options import (
     DEFAULT_DATA_DIR,
     Bootstrap,
     DataDir,
+    EngineOption,
     Ephemeral,
     Profile,
     require_settings,
@@ -21,45 +24,76 @@ from bus.cli.runner import run
 from bus.cli.signals import stop_requested
 from bus.kafka.client import BrokerProfile, make_admin
 
-app = typer.Typer(help="Run or inspect the Kafka-protocol broker.", no_args_is_help=True)
+app = typer.Typer(help="Install, run or inspect the Kafka-protocol broker.", no_args_is_help=True)
 console = Console()
 
 IN_MEMORY_WARNING = (
-    "[yellow]in-memory broker (--ephemeral):[/] every topic, record and offset is lost when it stops"
+    "[yellow]ephemeral broker (--ephemeral):[/] every topic, record and offset is lost when it stops"
 )
+Nodes = Annotated[int, typer.Option("--nodes", help="Kafka nodes on this machine: 1, or 3 (RF 3).")]
 
 
-def storage_line(broker: EmbeddedBroker) -> str:
+def storage_line(broker: LocalBroker) -> str:
     """Tell the operator where data lives, or that it does not survive a stop."""
     if broker.data_dir is None:
         return IN_MEMORY_WARNING
     return f"durable: topics, records and offsets are kept in [bold]{broker.data_dir}[/]"
 
 
-def embedded_broker(port: int | None, data_dir: Path, ephemeral: bool) -> EmbeddedBroker:
-    return EmbeddedBroker(port=port, data_dir=None if ephemeral else data_dir)
+def engine_line(choice: Choice, broker: LocalBroker) -> str:
+    """Which engine runs where, and why it was chosen (``auto`` says what it found)."""
+    name = "Apache Kafka" if choice.engine is Engine.KAFKA else "tansu"
+    return f"{name} at {broker.bootstrap} (pid {broker.pid}; {choice.reason})"
+
+
+def start_local(
+    engine: Engine, port: int | None, data_dir: Path, ephemeral: bool, nodes: int = 1
+) -> tuple[Choice, LocalBroker]:
+    """The chosen engine and its (not yet started) broker."""
+    if engine is not Engine.TANSU and installed() is None:
+        console.print(f"fetching Apache Kafka {kafka_version()} from Maven Central (once)…")
+    choice = choose(engine)
+    return choice, local_broker(
+        choice.engine, port=port, data_dir=None if ephemeral else data_dir, nodes=nodes
+    )
+
+
+@app.command("install")
+def install() -> None:
+    """Fetch the pinned Apache Kafka release from Maven Central into the cache (no-op when complete)."""
+    found, fetched = install_kafka()
+    verb = "installed" if fetched else "already installed"
+    console.print(
+        f"Apache Kafka {found.version} {verb}: {found.jars} jars, {found.size_bytes / 2**20:.1f} MiB "
+        f"in {found.libs} (java: {found.java})"
+    )
 
 
 @app.command("up")
 def up(
-    port: Annotated[int | None, typer.Option(help="Loopback port (default: a free one).")] = None,
+    port: Annotated[int | None, typer.Option(help="First loopback port (default: free ones).")] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     ephemeral: Ephemeral = False,
     bootstrap: Bootstrap = None,
+    engine: EngineOption = Engine.AUTO,
+    nodes: Nodes = 1,
 ) -> None:
-    """Start the embedded broker and keep it running until Ctrl-C or SIGTERM."""
+    """Start a local broker and keep it running until Ctrl-C or SIGTERM."""
     if bootstrap:
         console.print(f"using the external cluster at [bold]{bootstrap}[/]; nothing started")
         return
 
     async def body() -> None:
         with stop_requested() as stop:
-            async with embedded_broker(port, data_dir, ephemeral) as broker:
-                console.print(f"broker ready at [bold green]{broker.bootstrap}[/] (pid {broker.pid})")
+            choice, broker = start_local(engine, port, data_dir, ephemeral, nodes)
+            async with broker:
+                console.print(f"broker ready at [bold green]{broker.bootstrap}[/]")
+                console.print(engine_line(choice, broker))
                 console.print(storage_line(broker))
+                profile = broker.settings().broker_profile.value
                 console.print(
                     f"use it from another shell: export BUS_BOOTSTRAP={broker.bootstrap} "
-                    "BUS_BROKER_PROFILE=embedded"
+                    f"BUS_BROKER_PROFILE={profile}"
                 )
                 await stop.wait()
                 console.print("stopping broker…")

@@ -11,13 +11,13 @@ from rich.table import Table
 
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
+from bus.event.dead_letter import DEAD_LETTER_HEADERS
 from bus.event.topics import dlq
 from bus.kafka.client import BrokerProfile, make_producer, read_to_end
 
 app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 console = Console()
 Provider = Annotated[str, typer.Argument(help="Provider agency id.")]
-_DLQ_HEADERS = ("bus_dlq_reason", "bus_dlq_stage", "bus_dlq_detail", "bus_dlq_topic")
 
 
 def dead_letter_table(records: list[ConsumerRecord[bytes, bytes]], columns: tuple[str, ...]) -> Table:
@@ -63,7 +63,7 @@ def replay(provider: Provider, bootstrap: Bootstrap = None, profile: Profile = B
                 topic = dict(headers).get("bus_dlq_topic")
                 if topic is None:
                     continue
-                original = [(k, v) for k, v in headers if k not in _DLQ_HEADERS]
+                original = [(k, v) for k, v in headers if k not in DEAD_LETTER_HEADERS]
                 await producer.send_and_wait(
                     topic.decode(), key=record.key, value=record.value, headers=original
                 )

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from bus.broker.engine import Engine
 from bus.errors import ConfigError
 from bus.kafka.client import BrokerProfile, KafkaSettings
+from bus.run.environment import OPERATOR_TOKEN_ENV
 
 Bootstrap = Annotated[
     str | None,
@@ -24,17 +26,26 @@ Profile = Annotated[
     typer.Option(
         "--profile",
         envvar="BUS_BROKER_PROFILE",
-        help="embedded = the single-machine tansu broker; kafka = an Apache Kafka cluster.",
+        help="embedded = the tansu broker (no idempotence); kafka = Apache Kafka (local or a cluster).",
     ),
 ]
 
 
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        envvar="BUS_ENGINE",
+        help="Local broker: kafka = Apache Kafka (needs Java 17), tansu = the pip-only fallback, "
+        "auto = Kafka when it can run here.",
+    ),
+]
 DataDir = Annotated[
     Path,
     typer.Option(
         "--data-dir",
         envvar="BUS_DATA_DIR",
-        help="Where the embedded broker keeps topics, records and offsets.",
+        help="Where the local broker keeps topics, records and offsets.",
     ),
 ]
 Ephemeral = Annotated[
@@ -50,7 +61,7 @@ Token = Annotated[
     str | None,
     typer.Option(
         "--token",
-        envvar=["BUS_TOKEN", "BUS_OPERATOR_TOKEN"],
+        envvar=["BUS_TOKEN", OPERATOR_TOKEN_ENV],
         help="Bearer token for writes (an agency's token, or the operator token).",
         show_default=False,
     ),

@@ -6,7 +6,6 @@ It peeks (no consumer group, no acks), so looking never moves the receiving agen
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -19,8 +18,8 @@ from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUr
 from bus.cli.runner import run
 from bus.kafka.client import BrokerProfile
 from bus.processor.backfill_request import active_agreement
-from bus.subscriber._client import Subscriber
-from bus.subscriber._update import DeliveryError, Update
+from bus.run.environment import operator_token
+from bus.subscriber import Subscriber, Undeliverable, Update
 
 console = Console()
 
@@ -50,7 +49,7 @@ def subscribe(
                 bootstrap=settings,
                 registry=registry,
                 store_path=Path(scratch) / "peek.sqlite",
-                operator_token=os.environ.get("BUS_OPERATOR_TOKEN"),
+                operator_token=operator_token(),
             ) as subscriber:
                 shown = 0
                 async for item in subscriber.peek(agreement, follow=follow):
@@ -65,9 +64,9 @@ def subscribe(
         raise typer.Exit(0) from None
 
 
-def _row(item: Update | DeliveryError, *, header: bool) -> Table:
+def _row(item: Update | Undeliverable, *, header: bool) -> Table:
     table = Table("time", "subject", "kind", "changed", "record / error", show_header=header, box=None)
-    if isinstance(item, DeliveryError):
+    if isinstance(item, Undeliverable):
         table.add_row("-", item.key or "-", "[red]error[/]", item.reason, item.detail[:120])
     else:
         record = json.dumps(item.record, ensure_ascii=False, default=str) if item.record else "(deleted)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import tempfile
 from collections import Counter
 from contextlib import AsyncExitStack
@@ -20,10 +19,11 @@ from rich.table import Table
 from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.read import read_audit
 from bus.audit.watch import ChainWatch
-from bus.broker.embedded import free_port
+from bus.broker.engine import Engine
+from bus.broker.ports import free_port
 from bus.cli.agreements import apply_folder
-from bus.cli.broker import embedded_broker, storage_line
-from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, Ephemeral, Profile
+from bus.cli.broker import engine_line, start_local, storage_line
+from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, EngineOption, Ephemeral, Profile
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
 from bus.demo.akimat_export import import_akimat_export
@@ -42,6 +42,7 @@ from bus.registry.catalogue import apply_catalogue
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
 from bus.report.gauges import ScorecardGauges
+from bus.run.environment import operator_token
 from bus.run.supervise import Component, Served, Supervisor
 from bus.wallet.materialise import WalletMaterialiser, WalletSettings
 from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
@@ -59,7 +60,7 @@ def up(
     demo: Annotated[
         bool, typer.Option("--demo", help="Run the citizen-moves-house scenario and show it.")
     ] = False,
-    broker_port: Annotated[int | None, typer.Option(help="Embedded broker port.")] = None,
+    broker_port: Annotated[int | None, typer.Option(help="Local broker port.")] = None,
     registry_port: Annotated[int, typer.Option(help="Schema registry port.")] = 8081,
     api_port: Annotated[int, typer.Option(help="Gateway (HTTP ingestion, tracker) port.")] = 8080,
     ops_port: Annotated[
@@ -73,6 +74,7 @@ def up(
     ephemeral: Ephemeral = False,
     bootstrap: Bootstrap = None,
     profile: Profile = BrokerProfile.KAFKA,
+    engine: EngineOption = Engine.AUTO,
 ) -> None:
     """Start the bus on this machine and keep it running until Ctrl-C."""
 
@@ -83,12 +85,13 @@ def up(
                 settings = KafkaSettings(bootstrap=bootstrap, broker_profile=profile)
                 where, storage = f"external cluster at {bootstrap}", "storage: the cluster's own"
             else:
-                broker = await stack.enter_async_context(embedded_broker(broker_port, data_dir, ephemeral))
+                choice, broker = start_local(engine, broker_port, data_dir, ephemeral)
+                await stack.enter_async_context(broker)
                 settings = broker.settings()
-                where = f"embedded broker at {broker.bootstrap} (pid {broker.pid})"
+                where = engine_line(choice, broker)
                 storage = storage_line(broker)
             await _create_system_topics(settings)
-            given_token = os.environ.get("BUS_OPERATOR_TOKEN")
+            given_token = operator_token()
             token = given_token or new_token()
             registry_url = f"http://127.0.0.1:{registry_port}"
             local = Path(tempfile.mkdtemp(prefix="bus-local-")) if ephemeral or bootstrap else data_dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from bus.errors import (
 )
 from bus.event.avro_reader import Reader, Unsupported, compile_reader
 from bus.ids import SchemaId
+from bus.metrics import AVRO_READER_FALLBACKS
+
+log = logging.getLogger(__name__)
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -107,8 +111,15 @@ class AvroSerde:
             loaded = json.loads(raw) if isinstance(raw, str) else dict(raw)
             try:
                 self._readers[schema_id] = compile_reader(copy.deepcopy(loaded))
-            except (Unsupported, ValueError, SyntaxError, RecursionError):
-                self._readers[schema_id] = None
+            except (Unsupported, ValueError, SyntaxError, RecursionError) as exc:
+                self._readers[schema_id] = None  # compiled once per schema id, so this logs once per schema
+                AVRO_READER_FALLBACKS.labels(type(exc).__name__).inc()
+                log.warning(
+                    "schema id %s (topic %r) is decoded by fastavro, not the generated reader: %s",
+                    schema_id,
+                    topic,
+                    exc,
+                )
             parsed = fastavro.parse_schema(loaded)
             self._parsed[schema_id] = parsed
         return parsed

@@ -23,6 +23,7 @@ from bus.errors import BrokerError, RecordInvalidError
 from bus.gateway.access import authenticate, read_scope, require_consent_writer
 from bus.gateway.consent_writer import send_consent
 from bus.gateway.reads import ReadKind, ReadLog
+from bus.kafka.client import BROKER_UNREACHABLE
 from bus.kafka.follow import TopicFollower
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.validate.iin import validate_iin
@@ -129,7 +130,7 @@ class ConsentDesk:
         )
         try:
             stored = await send_consent(self._producer, record)
-        except Exception as exc:
+        except BROKER_UNREACHABLE as exc:
             raise BrokerError(
                 f"cannot write the consent change to bus.consent: {type(exc).__name__}",
                 hint="nothing was recorded; retry the same request",

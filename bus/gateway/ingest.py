@@ -1,15 +1,14 @@
 """HTTP ingestion: ``POST /v1/events/{record_type}`` and ``POST /v1/events:batch``.
 
-For legacy systems that cannot run the Python SDK. The gateway validates exactly as the
-SDK does, signs server-side with its own key (registered under each HTTP-ingesting
-agency, see docs/ingestion.md for the trade-off) and answers after the broker's ack.
+For legacy systems that cannot run the Python SDK. The gateway validates with the SDK's own
+preparation (``bus.ingest.prepare``), signs server-side with its own key (registered under each
+HTTP-ingesting agency, see docs/ingestion.md for the trade-off) and answers after the broker's ack.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
@@ -19,15 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
-from bus.errors import BusError, RecordInvalidError
+from bus.errors import BusError
 from bus.event.envelope import ChangeKind
-from bus.event.serde import AvroSerde
 from bus.event.signed_event import Draft, Signer, compose
 from bus.gateway.errors import NotAllowed, NotAuthenticated, error_body, status_of
 from bus.gateway.idempotency import IdempotencyCache, event_id_for
 from bus.gateway.ratelimit import RateLimiter
-from bus.registry.subjects import RecordSchema, SchemaCache
-from bus.validate.fields import check_identifiers, check_key
+from bus.ingest.prepare import Preparation, Prepared
+from bus.registry.subjects import SchemaCache
 
 MAX_BATCH = 1000
 SYSTEM = "http-gateway"
@@ -61,14 +59,6 @@ class Accepted(BaseModel):
     sequence: int
 
 
-@dataclass
-class _Prepared:
-    item: EventIn
-    schema: RecordSchema
-    key: str
-    value: bytes | None
-
-
 class Sequencer:
     """``bus_sequence`` for gateway events: per key, increasing, never behind the clock (µs)."""
 
@@ -86,77 +76,54 @@ class Ingestor:
 
     def __init__(self, schemas: SchemaCache, signer: Signer, producer: AIOKafkaProducer) -> None:
         self._schemas = schemas
+        self._preparation = Preparation(schemas)
         self._signer = signer
         self._producer = producer
-        self._serdes: dict[int, AvroSerde] = {}
         self._sequencer = Sequencer()
         self.idempotency = IdempotencyCache()
 
     async def ingest(self, agency: str, items: Sequence[EventIn]) -> list[Accepted | BusError]:
         """One result per item, in order; valid items are produced even if others are not."""
-        prepared: list[_Prepared | BusError] = []
+        prepared: list[tuple[EventIn, Prepared] | BusError] = []
         for item in items:
             try:
                 prepared.append(await self._prepare(agency, item))
             except BusError as exc:
                 prepared.append(exc)
-        good = [p for p in prepared if isinstance(p, _Prepared)]
+        good = [p for p in prepared if not isinstance(p, BusError)]
         drafts = [
             Draft(
-                p.item.kind,
+                item.kind,
                 p.schema.record_name,
                 p.key,
                 p.value,
                 self._sequencer.next(agency, p.key),
-                p.item.changed,
-                event_id=event_id_for(agency, p.item.idempotency_key) if p.item.idempotency_key else None,
+                item.changed,
+                event_id=event_id_for(agency, item.idempotency_key) if item.idempotency_key else None,
             )
-            for p in good
+            for item, p in good
         ]
         envelopes = compose(agency, SYSTEM, self._signer, drafts) if drafts else []
         futures = [
             await self._producer.send(
                 p.schema.topic, key=p.key.encode(), value=p.value, headers=e.to_headers()
             )
-            for p, e in zip(good, envelopes, strict=True)
+            for (_, p), e in zip(good, envelopes, strict=True)
         ]
         for future in futures:
             await future
         accepted = iter(
             Accepted(event_id=e.id, topic=p.schema.topic, key=p.key, sequence=d.sequence or 0)
-            for p, e, d in zip(good, envelopes, drafts, strict=True)
+            for (_, p), e, d in zip(good, envelopes, drafts, strict=True)
         )
-        return [next(accepted) if isinstance(p, _Prepared) else p for p in prepared]
+        return [p if isinstance(p, BusError) else next(accepted) for p in prepared]
 
-    async def _prepare(self, agency: str, item: EventIn) -> _Prepared:
-        schema = await self._schemas.resolve(agency, item.record_type)
-        key = item.key or (
-            str(item.record.get(schema.key_field, "")) if item.record and schema.key_field else ""
-        )
-        if item.kind is ChangeKind.DELETED:
-            _check_key(schema, key, None)
-            return _Prepared(item, schema, key, None)
-        if item.record is None:
-            raise RecordInvalidError(
-                f"a {item.kind} of {schema.subject} needs a record body", [("record", "missing")]
-            )
-        _check_key(schema, key, item.record)
-        serde = self._serdes.setdefault(schema.schema_id, AvroSerde({schema.schema_id: schema.text}.get))
-        problems = serde.problems(schema.schema_id, item.record)
-        problems += [(p.path, p.reason) for p in check_identifiers(item.record)]
-        if problems:
-            raise RecordInvalidError(
-                f"{item.record_type} {key!r} does not match {schema.subject}",
-                problems,
-                hint="fix every field listed; nothing was published",
-            )
-        return _Prepared(item, schema, key, serde.encode(schema.schema_id, item.record, topic=schema.topic))
-
-
-def _check_key(schema: RecordSchema, key: str, record: dict[str, Any] | None) -> None:
-    problems = check_key(key, schema.key_field, record)
-    if problems:
-        raise RecordInvalidError(f"bad key for {schema.subject}", [(p.path, p.reason) for p in problems])
+    async def _prepare(self, agency: str, item: EventIn) -> tuple[EventIn, Prepared]:
+        key = item.key
+        if key is None:  # the record's identifier field names it, once the schema says which field that is
+            key_field = (await self._schemas.resolve(agency, item.record_type)).key_field
+            key = str(item.record.get(key_field, "")) if item.record and key_field else ""
+        return item, await self._preparation.prepare(agency, item.record_type, item.kind, key, item.record)
 
 
 def publisher(directory: AgencyDirectory, authorization: str | None) -> str:

@@ -19,6 +19,7 @@ from bus.directory.model import Principal
 from bus.errors import BrokerError
 from bus.event.topics import SystemTopic, TopicSpec
 from bus.ids import TopicName
+from bus.kafka.client import BROKER_UNREACHABLE
 
 READS_TOPIC = TopicName(SystemTopic.AUDIT_READS)
 
@@ -78,7 +79,7 @@ class ReadLog:
             await self._producer.send_and_wait(
                 self.topic, key=subject.encode(), value=read.model_dump_json().encode()
             )
-        except Exception as exc:
+        except BROKER_UNREACHABLE as exc:
             raise BrokerError(
                 f"cannot record this read of {kind} on {self.topic!r}: {type(exc).__name__}",
                 hint="every read is audited before it is answered; retry once the broker is reachable",

@@ -30,6 +30,7 @@ from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.kafka.follow import TopicFollower
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
+from bus.run.environment import OperatorToken
 from bus.wallet.token import load_or_create_secret
 
 
@@ -49,7 +50,7 @@ class GatewaySettings(BaseSettings):
         default=DEFAULT_DB_URL, description="The archive the tracker reads (read access is enough)."
     )
     reads_topic: str = Field(default=READS_TOPIC, description="Where every tracker read is recorded.")
-    operator_token: str | None = Field(default=None, validation_alias="BUS_OPERATOR_TOKEN")
+    operator_token: OperatorToken = None
     ingest_rate_per_s: float = Field(
         default=1000.0, ge=0, description="Events per second one agency may ingest (0 = unlimited)."
     )

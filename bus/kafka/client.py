@@ -33,6 +33,13 @@ from bus.errors import BrokerError, BusError
 from bus.event.topics import TopicSpec
 from bus.ids import TopicName
 
+BROKER_UNREACHABLE: tuple[type[Exception], ...] = (KafkaError, OSError, TimeoutError)
+"""What a send or fetch raises when the broker is away (retriable); anything else is a bug, not caught."""
+
+
+CLUSTER_RF = -1
+"""Replication factor "as the cluster allows": 3, or the number of brokers when fewer (see ensure_topics)."""
+
 
 class BrokerProfile(StrEnum):
     EMBEDDED = "embedded"
@@ -58,8 +65,9 @@ class KafkaSettings(BaseSettings):
 
     @property
     def replication_factor(self) -> int:
-        """RF for new topics: the embedded broker has one node; production has three."""
-        return 1 if self.broker_profile is BrokerProfile.EMBEDDED else 3
+        """RF for new topics: 1 on tansu (one node); on Kafka ``CLUSTER_RF``, i.e. 3, or the node
+        count on a smaller cluster (a local single node)."""
+        return 1 if self.broker_profile is BrokerProfile.EMBEDDED else CLUSTER_RF
 
 
 def _common(settings: KafkaSettings) -> dict[str, Any]:
@@ -241,6 +249,9 @@ async def ensure_topics(
     missing = [s for s in specs if s.name not in existing]
     if not missing:
         return []
+    if replication_factor == CLUSTER_RF:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        replication_factor = max(1, min(3, brokers))
     new = [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs) for s in missing]
     response = await admin.create_topics(new)
     created: list[TopicName] = []

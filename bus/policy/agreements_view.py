@@ -1,51 +1,43 @@
-"""Agreements as the processor sees them: followed from ``bus.agreements``, compiled once each.
+"""Agreements as every part sees them: folded from ``bus.agreements`` records, no I/O.
 
-A tombstone revokes an agreement: the view keeps its last document so that denials can
-say ``revoked`` (and name it) instead of ``no_agreement``. Compiling registers the
-projection's derived schema under ``deliver.<consumer>.<agreement>-value`` with the bus's
-own (operator) token; the subject's compatibility is NONE, because its shape follows the
-agreement, which a reviewed change may narrow or widen.
+A tombstone revokes an agreement: the view keeps its last document so that denials can say
+``revoked`` (and name it) instead of ``no_agreement``, and deliveries made under it still name their
+legal basis. The processor, subscriber SDK, webhooks, wallet, reports and CLI all read this one view.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import ValidationError
 
-from bus.event.topics import ingress
-from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
-from bus.policy.compile import CompiledAgreement, compile_agreement
-from bus.registry.client import RegistryClient
-from bus.registry.errors import SubjectNotFound
-
-if TYPE_CHECKING:
-    from aiokafka import ConsumerRecord
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Route:
-    """A compiled agreement and the schema id its projections are encoded with."""
+class AgreementRecord(Protocol):
+    """What the view needs of a ``bus.agreements`` record (an aiokafka ``ConsumerRecord`` has it)."""
 
-    compiled: CompiledAgreement
-    schema_id: SchemaId
-    record_name: str
-    topic: TopicName  # deliver.<consumer>.<agreement>, computed once
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def offset(self) -> int: ...
 
 
 class AgreementsView:
+    """Active and revoked agreements by id, folded from ``bus.agreements`` records."""
+
     def __init__(self) -> None:
         self.active: dict[str, Agreement] = {}
         self.revoked: dict[str, Agreement] = {}
         self.version = 0  # bumps on every change, so compiled routes know when to refresh
 
-    def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def apply(self, record: AgreementRecord) -> None:
         agreement_id = record.key.decode() if record.key else ""
         if record.value is None:
             previous = self.active.pop(agreement_id, None)
@@ -61,61 +53,11 @@ class AgreementsView:
             self.revoked.pop(agreement.id, None)
         self.version += 1
 
+    def find(self, agreement_id: str) -> Agreement | None:
+        """The agreement, active or revoked: deliveries made under a revoked one still name it."""
+        return self.active.get(agreement_id) or self.revoked.get(agreement_id)
 
-class Routes:
-    """Compiled, registered routes per (provider, record type), rebuilt when agreements change."""
-
-    def __init__(self, view: AgreementsView, registry: RegistryClient) -> None:
-        self._view = view
-        self._registry = registry
-        self._built_version = -1
-        self._compiled: dict[tuple[str, str], list[Route]] = {}
-        self._cache: dict[tuple[str, str], Route] = {}  # (agreement json, provider schema text) -> route
-        self.problems: dict[str, str] = {}
-
-    async def refresh(self) -> None:
-        if self._built_version == self._view.version:
-            return
-        version = self._view.version
-        compiled: dict[tuple[str, str], list[Route]] = {}
-        problems: dict[str, str] = {}
-        for agreement in self._view.active.values():
-            try:
-                route = await self._route(agreement)
-            except Exception as exc:  # an agreement that cannot compile denies nothing and delivers nothing
-                problems[agreement.id] = f"{type(exc).__name__}: {exc}"
-                log.error("agreement %s cannot be compiled: %s", agreement.id, exc)
-                continue
-            compiled.setdefault((agreement.provider, agreement.record_type), []).append(route)
-        self._compiled, self.problems, self._built_version = compiled, problems, version
-
-    async def _route(self, agreement: Agreement) -> Route:
-        subject = f"{ingress(agreement.provider, agreement.record_type)}-value"
-        try:
-            latest = await self._registry.latest(subject)
-        except SubjectNotFound:
-            raise LookupError(f"provider schema {subject!r} is not registered") from None
-        cache_key = (agreement.model_dump_json(), latest["schema"])
-        route = self._cache.get(cache_key)
-        if route is None:
-            compiled = compile_agreement(agreement, json.loads(latest["schema"]))
-            await self._registry.set_level(agreement.subject, "NONE")
-            schema_id = await self._registry.register(agreement.subject, json.dumps(compiled.schema))
-            name = compiled.schema["name"]
-            if "." not in name and compiled.schema.get("namespace"):
-                name = f"{compiled.schema['namespace']}.{name}"
-            route = self._cache[cache_key] = Route(
-                compiled, SchemaId(schema_id), name, agreement.delivery_topic
-            )
-        return route
-
-    def for_type(self, provider: str, record_type: str) -> list[Route]:
-        return self._compiled.get((provider, record_type), [])
-
-    def revoked_for(self, provider: str, record_type: str) -> list[Agreement]:
-        return [
-            a for a in self._view.revoked.values() if (a.provider, a.record_type) == (provider, record_type)
-        ]
-
-    def all_routes(self) -> list[Route]:
-        return [route for routes in self._compiled.values() for route in routes]
+    def legal_basis(self, agreement_id: str) -> str | None:
+        """The law a delivery under ``agreement_id`` was made under (None for an unknown id)."""
+        found = self.find(agreement_id)
+        return found.legal_basis if found else None

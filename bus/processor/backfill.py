@@ -29,8 +29,8 @@ from bus.processor.pipeline import Result
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord, TopicPartition
 
-    from bus.policy.agreements_view import Route, Routes
     from bus.processor.pipeline import Pipeline
+    from bus.processor.routes import Route, Routes
     from bus.processor.state import StateStore
 
 log = logging.getLogger(__name__)

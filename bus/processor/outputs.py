@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bus.event.dead_letter import HeaderList as Headers
 from bus.ids import TopicName
-
-Headers = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,16 +14,6 @@ class Output:
     key: bytes | None
     value: bytes | None
     headers: Headers
-
-
-class DeadLetter(Exception):
-    """Raised inside the pipeline for an input that cannot be processed; becomes a DLQ record."""
-
-    def __init__(self, stage: str, reason: str, detail: str) -> None:
-        super().__init__(f"{stage}/{reason}: {detail}")
-        self.stage = stage
-        self.reason = reason
-        self.detail = detail
 
 
 _NOT_FORWARDED = frozenset({"bus_signature", "bus_sig_proof", "bus_sig_key", "bus_changed", "bus_agreement"})
@@ -61,13 +50,3 @@ def delivery_headers_from(
         headers.append(("bus_changed", ",".join(changed).encode()))
     headers.append(("bus_agreement", agreement_id.encode()))
     return headers
-
-
-def dead_letter_headers(original: Headers, error: DeadLetter) -> Headers:
-    """The original headers untouched, plus why (DESIGN §2: dlq keeps the raw bytes)."""
-    return [
-        *original,
-        ("bus_dlq_reason", error.reason.encode()),
-        ("bus_dlq_stage", error.stage.encode()),
-        ("bus_dlq_detail", error.detail[:1000].encode("utf-8", "replace")),
-    ]

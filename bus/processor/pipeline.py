@@ -18,6 +18,8 @@ from bus.audit.entry import AUDIT_SCHEMA, AuditEntry, Decision
 from bus.errors import EnvelopeError, TopicNameError, UnknownSchemaIdError, WireFormatError
 from bus.event import topics
 from bus.event.avro_reader import join_fields, projection_plan
+from bus.event.dead_letter import DeadLetter, dead_letter_headers
+from bus.event.dead_letter import HeaderList as Headers
 from bus.event.envelope import ChangeKind, Envelope
 from bus.event.serde import AvroSerde, Decoded, frame, framed_schema_ids
 from bus.event.signed_event import verify_event
@@ -25,10 +27,7 @@ from bus.event.signing import SignatureError, Verifier
 from bus.ids import SchemaId, TopicName
 from bus.policy.evaluate import Deliver, Deny, EventFacts, evaluate
 from bus.processor.outputs import (
-    DeadLetter,
-    Headers,
     Output,
-    dead_letter_headers,
     delivery_headers,
     delivery_headers_from,
     forwarded,
@@ -40,9 +39,9 @@ from bus.validate.fields import check_identifiers
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
 
-    from bus.policy.agreements_view import Route, Routes
     from bus.policy.compile import CompiledAgreement
     from bus.policy.consent import ConsentView
+    from bus.processor.routes import Route, Routes
     from bus.registry.client import RegistryClient
 
 log = logging.getLogger(__name__)
@@ -364,7 +363,7 @@ class Pipeline:
         self, record: ConsumerRecord[bytes, bytes], headers: Headers, error: DeadLetter, now: datetime
     ) -> Result:
         provider = _provider_or_unknown(record.topic)
-        dlq_headers = [*dead_letter_headers(headers, error), ("bus_dlq_topic", record.topic.encode())]
+        dlq_headers = dead_letter_headers(headers, error, topic=record.topic)
         outputs = [Output(topics.dlq(provider), record.key, record.value, dlq_headers)]
         found = dict(headers)
         event_id = (

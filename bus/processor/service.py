@@ -46,14 +46,17 @@ from bus.kafka.client import (
 )
 from bus.kafka.follow import TopicFollower
 from bus.metrics import CONSUMER_LAG, PROCESSING
-from bus.policy.agreements_view import AgreementsView, Routes
+from bus.policy.agreements_view import AgreementsView
 from bus.policy.consent import ConsentView
 from bus.processor.backfill import Backfiller, BackfillView
 from bus.processor.observe import count_decisions, count_ingested
 from bus.processor.outputs import Output
 from bus.processor.pipeline import Pipeline, utc_now
+from bus.processor.routes import Routes
 from bus.processor.state import StateStore
 from bus.registry.client import RegistryClient
+from bus.run.closing import close_all
+from bus.run.environment import OperatorToken
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "state."
@@ -69,7 +72,7 @@ class ProcessorSettings(BaseSettings):
 
     group_id: str = "bus-processor"
     registry_url: str = "http://127.0.0.1:8081"
-    operator_token: str | None = Field(default=None, validation_alias="BUS_OPERATOR_TOKEN")
+    operator_token: OperatorToken = None
     max_batch: int = Field(default=2000, ge=1)
     max_in_flight: int = Field(default=2, ge=1, le=8)  # batches queued but not yet committed
     topic_pattern: str = INGRESS_PATTERN
@@ -184,13 +187,8 @@ class Processor:
         self._assigned = assigned
 
     async def stop(self) -> None:
-        for close in (self._consumer.stop, self._producer.stop, self._admin.close, self.registry.close):
-            try:
-                await close()
-            except Exception:  # keep closing the rest
-                log.exception("error while stopping the processor")
-        for follower in self._followers:
-            await follower.stop()
+        closers = [self._consumer.stop, self._producer.stop, self._admin.close, self.registry.close]
+        await close_all([*closers, *(f.stop for f in self._followers)], log, "the processor")
 
     async def run(self, stop: asyncio.Event) -> None:
         try:

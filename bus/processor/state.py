@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bus.event.dead_letter import HeaderList as Headers
 from bus.ids import TopicName
-from bus.processor.outputs import Headers, Output
+from bus.processor.outputs import Output
 
 DELIVERED_HEADER = "bus_delivered"
 SEQUENCE_HEADER = "bus_sequence"

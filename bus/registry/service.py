@@ -15,6 +15,7 @@ from bus.kafka.client import KafkaSettings, create_topics
 from bus.kafka.follow import TopicFollower
 from bus.registry.api import create_app
 from bus.registry.store import SchemaStore
+from bus.run.environment import OperatorToken
 
 
 class RegistrySettings(BaseSettings):
@@ -27,7 +28,7 @@ class RegistrySettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
-    operator_token: str | None = Field(default=None, validation_alias="BUS_OPERATOR_TOKEN")
+    operator_token: OperatorToken = None
 
 
 class RegistryService:

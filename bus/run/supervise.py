@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bus.run.backoff import Backoff, Retry, pause
+
 log = logging.getLogger(__name__)
-_FIRST_BACKOFF_S = 1.0
-_MAX_BACKOFF_S = 30.0
+RESTART = Backoff(first_s=1.0, cap_s=30.0)
 _STABLE_AFTER_S = 60.0  # a component that ran this long starts its backoff from the beginning again
 
 
@@ -109,7 +110,7 @@ class Supervisor:
         return next((s.current for s in self.components if s.name == name), None)
 
     async def _keep_running(self, supervised: Supervised, component: Component, stop: asyncio.Event) -> None:
-        backoff = _FIRST_BACKOFF_S
+        retry = Retry(RESTART)
         while True:
             began = time.monotonic()
             try:
@@ -124,23 +125,24 @@ class Supervisor:
                 supervised.state = "stopped"
                 return
             if time.monotonic() - began > _STABLE_AFTER_S:
-                backoff = _FIRST_BACKOFF_S
+                retry.succeeded()
+            delay = retry.failed()
             supervised.state = "restarting"
             self._report(
                 supervised.name,
-                f"stopped ({supervised.last_error or 'no error'}); restarting in {backoff:.0f} s",
+                f"stopped ({supervised.last_error or 'no error'}); restarting in {delay:.0f} s",
             )
-            restarted = await self._restart(supervised, stop, backoff)
+            restarted = await self._restart(supervised, stop, delay, retry)
             if restarted is None:
                 supervised.state = "stopped"
                 return
             component = restarted
-            backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
-    async def _restart(self, supervised: Supervised, stop: asyncio.Event, backoff: float) -> Component | None:
+    async def _restart(
+        self, supervised: Supervised, stop: asyncio.Event, delay: float, retry: Retry
+    ) -> Component | None:
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
+            if await pause(delay, stop):
                 return None
             component = supervised.make()
             try:
@@ -149,9 +151,9 @@ class Supervisor:
                 supervised.last_error = f"{type(exc).__name__}: {exc}"
                 with contextlib.suppress(Exception):
                     await component.stop()
-                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                delay = retry.failed()
                 self._report(
-                    supervised.name, f"restart failed ({supervised.last_error}); next in {backoff:.0f} s"
+                    supervised.name, f"restart failed ({supervised.last_error}); next in {delay:.0f} s"
                 )
                 continue
             supervised.current, supervised.state = component, "running"

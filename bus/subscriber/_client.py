@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Self
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
+from bus.delivery.decode import DeliveryDecoder
+from bus.delivery.update import Undeliverable, Update
 from bus.directory.model import Role
 from bus.directory.view import AgencyDirectory
 from bus.errors import AccessDeniedError, ConfigError
@@ -29,15 +31,15 @@ from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, make_c
 from bus.kafka.follow import TopicFollower
 from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
-from bus.subscriber._decode import DeliveryDecoder
+from bus.run.backoff import Backoff
 from bus.subscriber._store import Parked, SubscriberStore
-from bus.subscriber._update import DeliveryError, Update
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 log = logging.getLogger(__name__)
-Item = Update | DeliveryError
+_HANDLER_BACKOFF_CAP_S = 30.0
+Item = Update | Undeliverable
 Handler = Callable[[Update], Awaitable[None]]
 _COMMIT_EVERY_S = 1.0
 _COMMIT_EVERY_ACKS = 500
@@ -85,7 +87,7 @@ class Subscriber:
         self._store = SubscriberStore(
             store_path or Path(f"{self.agency}.subscriber.sqlite"), retention=retention
         )
-        self._decoder = DeliveryDecoder(self._registry, self._legal_basis)
+        self._decoder = DeliveryDecoder(self._registry, self._agreements.legal_basis)
         self._max_batch = max_batch
 
     async def start(self) -> None:
@@ -118,7 +120,7 @@ class Subscriber:
 
     def topic_for(self, agreement: str) -> str:
         """The delivery topic of one of this agency's agreements; refuses anyone else's."""
-        found = self._agreements.active.get(agreement) or self._agreements.revoked.get(agreement)
+        found = self._agreements.find(agreement)
         if found is None:
             raise ConfigError(
                 f"no agreement {agreement_id(agreement)!r} on {SystemTopic.AGREEMENTS}",
@@ -186,7 +188,7 @@ class Subscriber:
         """Call ``handler`` for each update; retry a failing one, then park it locally and go on."""
         stats = RunStats()
         async for record, item in self._items(agreement, follow=follow):
-            if isinstance(item, DeliveryError):
+            if isinstance(item, Undeliverable):
                 self._park(record, item.reason, item.detail)
                 stats.parked += 1
             elif await self._handle(handler, item, attempts, backoff_s, record):
@@ -204,6 +206,7 @@ class Subscriber:
         backoff_s: float,
         record: ConsumerRecord[bytes, bytes],
     ) -> bool:
+        backoff = Backoff(first_s=backoff_s, cap_s=_HANDLER_BACKOFF_CAP_S)
         for attempt in range(1, attempts + 1):
             try:
                 await handler(update)
@@ -214,7 +217,7 @@ class Subscriber:
                     "handler failed on %s (attempt %d/%d): %s", update.event_id, attempt, attempts, error
                 )
                 if attempt < attempts:
-                    await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
+                    await asyncio.sleep(backoff.delay(attempt - 1))
         self._park(record, "handler_failed", error)
         return False
 
@@ -277,10 +280,6 @@ class Subscriber:
             await offsets.done(record)
 
         return ack
-
-    def _legal_basis(self, agreement: str) -> str | None:
-        found = self._agreements.active.get(agreement) or self._agreements.revoked.get(agreement)
-        return found.legal_basis if found else None
 
 
 class _Offsets:

@@ -25,6 +25,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.audit.archive import DEFAULT_DB_URL
 from bus.audit.db import ArchiveStore
+from bus.delivery.decode import DeliveryDecoder
+from bus.delivery.update import Undeliverable, Update
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.event.topics import SystemTopic, spec_for
@@ -42,8 +44,7 @@ from bus.policy.agreements_view import AgreementsView
 from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView
 from bus.registry.client import RegistryClient
 from bus.run.backoff import step_until_stopped
-from bus.subscriber._decode import DeliveryDecoder
-from bus.subscriber._update import DeliveryError, Update
+from bus.run.closing import close_all
 from bus.validate.iin import validate_iin
 from bus.validate.result import Invalid
 from bus.wallet.store import WALLET, WALLET_NAME, WalletChange, apply_changes, forget
@@ -83,7 +84,7 @@ class WalletMaterialiser:
         self._agreements = TopicFollower(kafka, SystemTopic.AGREEMENTS, self.agreements.apply)
         self._consents = TopicFollower(kafka, SystemTopic.CONSENT, self._apply_consent)
         self._registry = RegistryClient(settings.registry_url)
-        self._decoder = DeliveryDecoder(self._registry, self._legal_basis)
+        self._decoder = DeliveryDecoder(self._registry, self.agreements.legal_basis)
         self._consumer = make_consumer(kafka, group_id=settings.group_id, max_poll_records=settings.max_batch)
         self._assigned_version = -1
         self._started = False
@@ -101,11 +102,7 @@ class WalletMaterialiser:
 
     async def stop(self) -> None:
         closers = (self._consumer.stop, self._consents.stop, self._agreements.stop, self._registry.close)
-        for close in closers if self._started else closers[1:]:
-            try:
-                await close()
-            except Exception:  # keep closing the rest
-                log.exception("error while stopping the wallet materialiser")
+        await close_all(closers if self._started else closers[1:], log, "the wallet materialiser")
         await asyncio.to_thread(self.store.close)
         self._started = False
 
@@ -141,7 +138,7 @@ class WalletMaterialiser:
 
     def _change(self, record: ConsumerRecord[bytes, bytes]) -> WalletChange | None:
         item = self._decoder.decode(record)
-        if isinstance(item, DeliveryError):
+        if isinstance(item, Undeliverable):
             self.skipped += 1
             log.warning(
                 "wallet delivery %s/%s@%s skipped: %s (%s)", *_where(record), item.reason, item.detail
@@ -152,7 +149,7 @@ class WalletMaterialiser:
             self.skipped += 1
             log.warning("wallet delivery %s/%s@%s skipped: its key is not an IIN", *_where(record))
             return None
-        agreement = self.agreements.active.get(item.agreement) or self.agreements.revoked.get(item.agreement)
+        agreement = self.agreements.find(item.agreement)
         purpose = agreement.purpose if agreement else ""
         if (
             self.consent.state_at(item.subject, WALLET, purpose, dt.datetime.now(dt.UTC))
@@ -220,10 +217,6 @@ class WalletMaterialiser:
             if not t["error_code"]
         }
         return {topic: found.get(topic, []) for topic in topics}
-
-    def _legal_basis(self, agreement_id: str) -> str | None:
-        found = self.agreements.active.get(agreement_id) or self.agreements.revoked.get(agreement_id)
-        return found.legal_basis if found else None
 
 
 def _provider(update: Update) -> str:

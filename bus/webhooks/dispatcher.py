@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
@@ -22,9 +21,11 @@ from typing import TypeAlias
 
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.delivery.decode import DeliveryDecoder
+from bus.delivery.update import Undeliverable
 from bus.directory.model import WebhookEntry
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
@@ -32,14 +33,14 @@ from bus.event import topics
 from bus.kafka.client import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
 from bus.kafka.follow import TopicFollower
 from bus.metrics import WEBHOOK_ATTEMPTS
-from bus.policy.agreement import Agreement
+from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
-from bus.subscriber._decode import DeliveryDecoder
-from bus.subscriber._update import DeliveryError
+from bus.run.backoff import Backoff
+from bus.run.closing import close_all
 from bus.webhooks.message import body_text
 from bus.webhooks.parking import REASON_HORIZON, REASON_REJECTED, STAGE_DECODE, STAGE_WEBHOOK, parked_headers
 from bus.webhooks.progress import PartitionProgress
-from bus.webhooks.retry import Backoff, Outcome
+from bus.webhooks.retry import Outcome, next_delay
 from bus.webhooks.sender import Sender
 
 log = logging.getLogger(__name__)
@@ -65,26 +66,6 @@ class WebhookSettings(BaseSettings):
     max_unfinished_per_partition: int = Field(default=1000, ge=1)
     max_batch: int = Field(default=500, ge=1)
     metadata_max_age_ms: int = Field(default=3000, ge=100)
-
-
-class _LegalBases:
-    """Agreement id → legal basis, for the ``legalbasis`` attribute; revoked ones are kept (their
-    deliveries were made under them)."""
-
-    def __init__(self) -> None:
-        self._by_id: dict[str, str] = {}
-
-    def apply(self, record: Record) -> None:
-        if record.value is None:
-            return
-        try:
-            agreement = Agreement.model_validate(json.loads(record.value))
-        except (ValueError, ValidationError):
-            return
-        self._by_id[agreement.id] = agreement.legal_basis
-
-    def get(self, agreement_id: str) -> str | None:
-        return self._by_id.get(agreement_id)
 
 
 @dataclass
@@ -114,17 +95,17 @@ class WebhookDispatcher:
         self.kafka = kafka
         self.settings = settings
         self.directory = AgencyDirectory()
-        self._legal = _LegalBases()
+        self._agreements = AgreementsView()
         self._followers = [
             TopicFollower(kafka, topics.SystemTopic.AGENCIES, self._directory_record),
-            TopicFollower(kafka, topics.SystemTopic.AGREEMENTS, self._legal.apply),
+            TopicFollower(kafka, topics.SystemTopic.AGREEMENTS, self._agreements.apply),
         ]
         self.registry = RegistryClient(settings.registry_url)
-        self.decoder = DeliveryDecoder(self.registry, self._legal.get)
+        self.decoder = DeliveryDecoder(self.registry, self._agreements.legal_basis)
         self.sender = Sender(
             connect_timeout_s=settings.connect_timeout_s, request_timeout_s=settings.request_timeout_s
         )
-        self.backoff = Backoff(settings.backoff_base_s, settings.backoff_max_s)
+        self.backoff = Backoff(settings.backoff_base_s, settings.backoff_max_s, jitter=True)
         self._producer = make_producer(kafka)
         self._consumer = make_consumer(
             kafka,
@@ -169,15 +150,9 @@ class WebhookDispatcher:
         await self._cancel_lanes(set(self._progress))
         with contextlib.suppress(KafkaError, BusError):
             await self._commit()
-        for close in (self._consumer.stop, self._producer.stop, self._admin.close):
-            try:
-                await close()
-            except Exception:  # keep closing the rest
-                log.exception("error while stopping the webhook dispatcher")
-        await self.sender.close()
-        await self.registry.close()
-        for follower in self._followers:
-            await follower.stop()
+        closers = [self._consumer.stop, self._producer.stop, self._admin.close, self.sender.close]
+        closers += [self.registry.close, *(f.stop for f in self._followers)]
+        await close_all(closers, log, "the webhook dispatcher")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -320,7 +295,7 @@ class WebhookDispatcher:
         agency = topics.parse(record.topic).agency
         assert agency is not None  # the subscription pattern only matches deliver.<agency>.<agreement>
         item = self.decoder.decode(record)
-        if isinstance(item, DeliveryError):
+        if isinstance(item, Undeliverable):
             await self._park(record, agency, STAGE_DECODE, item.reason, item.detail)
             return
         try:
@@ -350,7 +325,7 @@ class WebhookDispatcher:
                     record, agency, STAGE_WEBHOOK, REASON_REJECTED, detail, attempt.status, failures + 1
                 )
                 return
-            delay = self.backoff.next_delay(failures, attempt)
+            delay = next_delay(self.backoff, failures, attempt)
             failures += 1
             horizon = webhook.horizon_s or self.settings.horizon_s
             if time.monotonic() + delay > started + horizon:

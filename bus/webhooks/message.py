@@ -17,7 +17,7 @@ from typing import Any, Final
 from standardwebhooks import Webhook
 
 from bus import __version__
-from bus.subscriber._update import Update
+from bus.delivery.update import Update
 
 CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
 USER_AGENT: Final = f"agency-bus-webhooks/{__version__}"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bus.processor.outputs import DeadLetter, Headers, dead_letter_headers
+from bus.event.dead_letter import DeadLetter, dead_letter_headers
+from bus.event.dead_letter import HeaderList as Headers
 
 STAGE_DECODE = "decode"
 STAGE_WEBHOOK = "webhook"
@@ -23,10 +24,7 @@ def parked_headers(
 ) -> Headers:
     """``bus_dlq_*`` as the processor writes them (so ``bus dlq``-style tools read both), plus
     the last HTTP status and the number of attempts."""
-    headers = [
-        *dead_letter_headers(original, DeadLetter(stage, reason, detail)),
-        ("bus_dlq_topic", topic.encode()),
-    ]
+    headers = dead_letter_headers(original, DeadLetter(stage, reason, detail), topic=topic)
     if status is not None:
         headers.append(("bus_dlq_status", str(status).encode()))
     headers.append(("bus_dlq_attempts", str(attempts).encode()))

@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bus.run.backoff import Backoff
+
 _THROTTLED = frozenset({408, 429})
 _RETRY_AFTER_STATUSES = frozenset({408, 429, 503})
 
@@ -72,19 +74,8 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base * 2**n))."""
-
-    base_s: float
-    cap_s: float
-
-    def delay(self, failures: int, rng: random.Random | None = None) -> float:
-        ceiling = min(self.cap_s, self.base_s * 2 ** min(failures, 62))
-        return (rng or random).uniform(0.0, ceiling)
-
-    def next_delay(self, failures: int, attempt: Attempt, rng: random.Random | None = None) -> float:
-        """The receiver's ``Retry-After`` when it gave one, else the jittered backoff."""
-        if attempt.retry_after_s is not None:
-            return attempt.retry_after_s
-        return self.delay(failures, rng)
+def next_delay(backoff: Backoff, failures: int, attempt: Attempt, rng: random.Random | None = None) -> float:
+    """The receiver's ``Retry-After`` when it gave one, else the jittered backoff."""
+    if attempt.retry_after_s is not None:
+        return attempt.retry_after_s
+    return backoff.delay(failures, rng)

@@ -9,7 +9,6 @@ again, and they get the same ``ce_id`` (``changes.event_id``), so a re-read is a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from bus.errors import BusError, RecordInvalidError, UnknownRecordTypeError, Wir
 from bus.event.envelope import ChangeKind
 from bus.event.signing import private_key_from_pem
 from bus.kafka.client import KafkaSettings
+from bus.run.backoff import Backoff, Retry, pause
 from connectors.postgres.changes import ChangeBuilder, Transaction, event_id
 from connectors.postgres.config import ConnectorConfig, SnapshotMode
 from connectors.postgres.errors import CdcConfigError, CdcSourceError, RowMappingError
@@ -39,7 +39,7 @@ from connectors.postgres.state import CaptureState, load_state, save_state, stat
 from connectors.sdk import Change, Publisher
 
 log = logging.getLogger("connectors.postgres")
-_BACKOFF_MAX_S = 5.0
+_RECONNECT = Backoff(first_s=0.2, cap_s=5.0)
 
 
 class PostgresConnector:
@@ -126,7 +126,7 @@ class PostgresConnector:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stream until ``stop`` is set; a lost connection is re-opened with backoff (0.2 -> 5 s)."""
-        backoff = 0.2
+        retry = Retry(_RECONNECT)
         if self._stream is not None:
             log.info("streaming from slot %s", self.config.slot)
         while not stop.is_set():
@@ -134,18 +134,17 @@ class PostgresConnector:
                 if self._stream is None:
                     self._stream = await asyncio.to_thread(self._open_stream)
                     log.info("streaming from slot %s", self.config.slot)
-                    backoff = 0.2
+                    retry.succeeded()
                 transactions = await asyncio.to_thread(self._stream.read, self.config.batch_size, 0.5)
                 if transactions:
                     await self._publish_transactions(transactions, stop)
             except CdcSourceError as exc:
                 if not exc.retriable:
                     raise
-                log.warning("%s; reconnecting in %.1f s", exc.message, backoff)
+                delay = retry.failed()
+                log.warning("%s; reconnecting in %.1f s", exc.message, delay)
                 await self._close_stream()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+                await pause(delay, stop)
 
     async def close(self) -> None:
         await self._close_stream()
@@ -315,7 +314,7 @@ class PostgresConnector:
         return True
 
     async def _publish_chunk(self, chunk: Sequence[tuple[str, Change]], stop: asyncio.Event | None) -> bool:
-        backoff = 0.2
+        retry = Retry(_RECONNECT)
         while True:
             try:
                 await self.publisher.publish_many([c for _, c in chunk])
@@ -324,11 +323,10 @@ class PostgresConnector:
             except BusError as exc:
                 if not exc.retriable:
                     break
-                log.warning("cannot spool changes yet: %s; retrying in %.1f s", exc, backoff)
-                if stop is not None and stop.is_set():
+                delay = retry.failed()
+                log.warning("cannot spool changes yet: %s; retrying in %.1f s", exc, delay)
+                if (stop is not None and stop.is_set()) or await pause(delay, stop):
                     return False
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX_S)
         for table, change in chunk:  # one change is refused: find it, publish the others one by one
             if table in self.stopped:
                 continue
@@ -343,7 +341,7 @@ class PostgresConnector:
         return True
 
     async def _publish_chunk_single(self, table: str, change: Change, stop: asyncio.Event | None) -> bool:
-        backoff = 0.2
+        retry = Retry(_RECONNECT)
         while True:
             try:
                 await self.publisher.publish_many([change])
@@ -352,10 +350,8 @@ class PostgresConnector:
             except BusError as exc:
                 if not exc.retriable:
                     raise
-                if stop is not None and stop.is_set():
+                if (stop is not None and stop.is_set()) or await pause(retry.failed(), stop):
                     return False
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX_S)
 
     # --- drift -------------------------------------------------------------------------------
 

@@ -12,15 +12,13 @@ from typing import Any, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.errors import RecordInvalidError
 from bus.event.envelope import ChangeKind
-from bus.event.serde import AvroSerde
 from bus.event.signed_event import Draft, Signer, compose
 from bus.event.topics import agency_id
+from bus.ingest.prepare import Preparation, Prepared
 from bus.kafka.client import BrokerProfile, KafkaSettings
 from bus.registry.client import RegistryClient
-from bus.registry.subjects import RecordSchema, SchemaCache
-from bus.validate.fields import check_identifiers, check_key
+from bus.registry.subjects import SchemaCache
 from connectors.sdk._sender import SpoolSender
 from connectors.sdk._spool import NewEvent, Spool
 
@@ -72,10 +70,10 @@ class Publisher:
             else KafkaSettings(bootstrap=bootstrap, broker_profile=profile)
         )
         self._registry = RegistryClient(registry, token=registry_token)
-        self._serdes: dict[int, AvroSerde] = {}
         path = spool_path or Path(f"{self.agency}.{system}.spool.sqlite")
         self._spool = Spool(path, quota_bytes=spool_quota_bytes)
-        self._schemas = SchemaCache(self._registry, keep=path.with_name(path.name + ".schemas.json"))
+        schemas = SchemaCache(self._registry, keep=path.with_name(path.name + ".schemas.json"))
+        self._preparation = Preparation(schemas)
         self._sender = SpoolSender(self._spool, self._settings, self.agency)
         self._lock = asyncio.Lock()
 
@@ -133,53 +131,33 @@ class Publisher:
         """Changes spooled but not yet acknowledged by the broker (a short blocking SQLite read)."""
         return self._spool.depth()
 
-    async def _prepare(self, change: Change) -> tuple[Change, RecordSchema, bytes | None]:
-        schema = await self._schemas.resolve(self.agency, change.record_type)
-        _check_key(change, schema)
-        if change.record is None:
-            if change.kind is not ChangeKind.DELETED:
-                raise RecordInvalidError(f"a {change.kind} of {schema.subject} needs a record", [])
-            return change, schema, None
-        serde = self._serdes.setdefault(schema.schema_id, AvroSerde({schema.schema_id: schema.text}.get))
-        value = serde.encode(schema.schema_id, change.record, topic=schema.topic)
-        problems = check_identifiers(change.record)
-        if problems:
-            raise RecordInvalidError(
-                f"{change.record_type} {change.key!r} for {schema.topic} has invalid identifiers",
-                [(p.path, p.reason) for p in problems],
-                hint="fix the named fields at the source; the bus would dead-letter this record",
-            )
-        return change, schema, value
+    async def _prepare(self, change: Change) -> tuple[Change, Prepared]:
+        ready = await self._preparation.prepare(
+            self.agency, change.record_type, change.kind, change.key, change.record
+        )
+        return change, ready
 
-    def _spool_batch(self, prepared: list[tuple[Change, RecordSchema, bytes | None]]) -> list[str]:
+    def _spool_batch(self, prepared: list[tuple[Change, Prepared]]) -> list[str]:
         with self._spool.transaction() as tx:
             drafts = [
                 Draft(
                     change.kind,
-                    schema.record_name,
+                    ready.schema.record_name,
                     change.key,
-                    value,
+                    ready.value,
                     tx.next_sequence(change.key),
                     change.changed,
                     change.event_id,
                     change.time,
                 )
-                for change, schema, value in prepared
+                for change, ready in prepared
             ]
             envelopes = compose(self.agency, self.system, self._signer, drafts)
-            for envelope, draft, (_, schema, _) in zip(envelopes, drafts, prepared, strict=True):
+            for envelope, draft, (_, ready) in zip(envelopes, drafts, prepared, strict=True):
                 assert draft.sequence is not None
                 tx.append(
-                    NewEvent(schema.topic, draft.key, draft.value, envelope.to_headers(), draft.sequence)
+                    NewEvent(
+                        ready.schema.topic, draft.key, draft.value, envelope.to_headers(), draft.sequence
+                    )
                 )
         return [e.id for e in envelopes]
-
-
-def _check_key(change: Change, schema: RecordSchema) -> None:
-    problems = check_key(change.key, schema.key_field, change.record)
-    if problems:
-        raise RecordInvalidError(
-            f"bad key for {schema.subject}",
-            [(p.path, p.reason) for p in problems],
-            hint=f"the key of a {change.record_type} is its {schema.key_field or 'id'}",
-        )

@@ -15,12 +15,13 @@ from bus.event.topics import spec_for
 from bus.kafka.batch_writer import BatchWriter
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.metrics import SPOOL_DEPTH, SPOOL_OLDEST
+from bus.run.backoff import Backoff, Retry, pause
 from connectors.sdk._spool import Spool, SpooledEvent
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000
-MAX_BACKOFF_S = 5.0
+BROKER_AWAY = Backoff(first_s=0.1, cap_s=5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +86,17 @@ class SpoolSender:
         await asyncio.wait_for(empty(), timeout_s)
 
     async def _run(self) -> None:
-        backoff = 0.1
+        retry = Retry(BROKER_AWAY)
         while not self._stopping.is_set():
             try:
                 await self._drain_until_stopped()
             except (KafkaError, OSError, BrokerError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                delay = retry.failed()
                 log.warning(
-                    "agency %s: broker unavailable (%s); retrying in %.1f s", self._agency, exc, backoff
+                    "agency %s: broker unavailable (%s); retrying in %.1f s", self._agency, exc, delay
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await pause(delay, self._stopping)
 
     async def _drain_until_stopped(self) -> None:
         producer = make_producer(self._settings)

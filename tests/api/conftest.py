@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from bus.audit.db import ArchiveStore
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.embedded import EmbeddedBroker
+from bus.broker.ports import free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from bus.broker.datadir import DataDirInUse
-from bus.broker.embedded import free_port
 from bus.broker.objectstore.process import BUCKET, ObjectStoreProcess
+from bus.broker.ports import free_port
 
 
 @pytest.fixture

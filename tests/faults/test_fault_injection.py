@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.embedded import EmbeddedBroker
+from bus.broker.ports import free_port
 from tests.faults.conftest import SUMMARY_LINES
 from tests.faults.harness import CI, LONG, FaultRun, Profile, Summary
 

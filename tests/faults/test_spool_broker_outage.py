@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.embedded import EmbeddedBroker
+from bus.broker.ports import free_port
 from bus.event.envelope import Envelope
 from bus.event.topics import spec_for
 from bus.kafka.client import create_topics, read_to_end

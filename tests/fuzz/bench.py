@@ -34,11 +34,12 @@ from bus.event.signed_event import Draft, Signer, compose
 from bus.event.signing import Verifier, key_id_for
 from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
-from bus.policy.agreements_view import AgreementsView, Route, Routes
+from bus.policy.agreements_view import AgreementsView
 from bus.policy.compile import compile_agreement
 from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView, consent_key
 from bus.policy.evaluate import DenyReason
 from bus.processor.pipeline import Pipeline, Result
+from bus.processor.routes import Route, Routes
 from bus.processor.state import StateStore
 from bus.registry.client import RegistryClient
 from tests.conftest import REPO

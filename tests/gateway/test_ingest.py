@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bus.broker.embedded import free_port
+from bus.broker.ports import free_port
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bus.broker.embedded import free_port
+from bus.broker.ports import free_port
 from tests.processes import bus, pids_with_arg, running_bus, wait_until_gone
 
 

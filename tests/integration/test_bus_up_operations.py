@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bus.broker.embedded import free_port
+from bus.broker.ports import free_port
 from tests.processes import running_bus
 
 METRICS = (

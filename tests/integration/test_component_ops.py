@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bus.broker.embedded import free_port
+from bus.broker.ports import free_port
 from tests.processes import running_bus
 
 

@@ -111,7 +111,7 @@ def test_value_serialized_by_confluent_decodes_with_bus_serde(
         {"iin": "900514301239", "name": "Nurlan"}, SerializationContext(topic, MessageField.VALUE)
     )
     assert payload is not None
-    # when bus/serde.py decodes it with the registry as its lookup
+    # when bus/event/serde.py decodes it with the registry as its lookup
     decoded = AvroSerde(lambda schema_id: client.get_schema(schema_id).schema_str).decode(
         payload, topic=topic
     )

@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 from bus.kafka.client import BrokerProfile, KafkaSettings
-from bus.subscriber._client import Subscriber
-from bus.subscriber._update import Update
+from bus.subscriber import Subscriber, Update
 
 
 async def main(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bus.subscriber._client import Subscriber
+from bus.subscriber import Subscriber
 from tests.people import person
 from tests.processes import bus
 from tests.processor.world import World, eventually, update

@@ -12,8 +12,7 @@ import pytest
 from bus.errors import AccessDeniedError, ConfigError
 from bus.event.envelope import ChangeKind
 from bus.kafka.client import make_producer
-from bus.subscriber._client import Subscriber
-from bus.subscriber._update import DeliveryError, Update
+from bus.subscriber import Subscriber, Undeliverable, Update
 from connectors.sdk import Change
 from tests.people import person
 from tests.processor.world import World, eventually, update
@@ -234,7 +233,7 @@ async def test_an_undecodable_delivery_is_an_error_item_with_a_reason(
     async with await _subscriber(world, "tax", token, tmp_path) as subscriber:
         items = [item async for item in subscriber.updates(tax.id, follow=False)]
     # then the bad one is an error item naming the reason, and the good one still arrives
-    errors = [i for i in items if isinstance(i, DeliveryError)]
+    errors = [i for i in items if isinstance(i, Undeliverable)]
     assert [e.reason for e in errors] == [reason]
     assert errors[0].key == delivered.key.decode()
     assert errors[0].value == value

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 
 from bus.audit.archive import Archiver, ArchiveSettings
-from bus.broker.embedded import free_port
+from bus.broker.ports import free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 from typing import Any
 
 import fastavro
@@ -13,6 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bus.event.avro_reader import Unsupported, compile_reader, join_fields, projection_plan
+from bus.event.serde import AvroSerde
+from bus.ids import SchemaId
+from bus.metrics import AVRO_READER_FALLBACKS
 from bus.policy.agreement import Agreement
 from bus.policy.compile import compile_agreement
 from tests.conftest import REPO
@@ -188,3 +192,26 @@ def test_whole_field_projections_are_the_fields_bytes(fields: tuple[str, ...]) -
 def test_nested_grants_are_not_sliced() -> None:
     compiled = compile_agreement(agreement(("iin", "registered_address.region")), PERSON)
     assert projection_plan(PERSON, compiled.schema) is None
+
+
+def test_a_schema_the_reader_cannot_compile_is_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given: a schema with a logical type the generated reader leaves to fastavro
+    schema = {
+        "type": "record",
+        "name": "T",
+        "fields": [{"name": "t", "type": {"type": "long", "logicalType": "timestamp-millis"}}],
+    }
+    serde = AvroSerde({SchemaId(41): schema}.get)
+    before = AVRO_READER_FALLBACKS.labels("Unsupported")._value.get()
+    # when: the schema is looked up several times
+    with caplog.at_level(logging.WARNING, logger="bus.event.serde"):
+        for _ in range(3):
+            serde.schema(SchemaId(41), topic="ingress.civil.person")
+    # then: one fallback counted, one warning naming the schema id and topic
+    assert AVRO_READER_FALLBACKS.labels("Unsupported")._value.get() == before + 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "schema id 41" in warnings[0]
+    assert "ingress.civil.person" in warnings[0]

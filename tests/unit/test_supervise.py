@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bus.run.backoff import Backoff
 from bus.run.supervise import Supervisor
 
 
@@ -39,7 +40,7 @@ def _fresh_count() -> None:
 
 async def test_a_crashed_component_is_restarted_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     # given a component that crashes once, under a supervisor with a short first backoff
-    monkeypatch.setattr("bus.run.supervise._FIRST_BACKOFF_S", 0.05)
+    monkeypatch.setattr("bus.run.supervise.RESTART", Backoff(first_s=0.05, cap_s=30.0))
     reports: list[tuple[str, str]] = []
     supervisor = Supervisor(lambda name, what: reports.append((name, what)))
     stop = asyncio.Event()

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bus.broker.embedded import free_port
+from bus.broker.ports import free_port
 from bus.http.server import serve_app
 
 Answer = tuple[int, dict[str, str], str]  # status, headers, body

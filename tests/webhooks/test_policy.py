@@ -11,11 +11,12 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from bus.errors import ConfigError
 from bus.event.envelope import ChangeKind
-from bus.subscriber._update import Update
+from bus.run.backoff import Backoff
+from bus.subscriber import Update
 from bus.webhooks.message import body_text, new_secret, signed_headers
 from bus.webhooks.progress import PartitionProgress
 from bus.webhooks.registration import check_secret, check_url
-from bus.webhooks.retry import Attempt, Backoff, Outcome, classify, parse_retry_after
+from bus.webhooks.retry import Attempt, Outcome, classify, next_delay, parse_retry_after
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -65,13 +66,13 @@ def test_rejection_detail_keeps_a_compact_body_excerpt() -> None:
 
 
 def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:
-    backoff, rng = Backoff(base_s=1.0, cap_s=60.0), random.Random(1)
+    backoff, rng = Backoff(first_s=1.0, cap_s=60.0, jitter=True), random.Random(1)
     for failures, ceiling in [(0, 1.0), (3, 8.0), (10, 60.0), (500, 60.0)]:
         delays = [backoff.delay(failures, rng) for _ in range(200)]
         assert all(0 <= d <= ceiling for d in delays)
         assert max(delays) > ceiling * 0.8  # spread over the whole range, not clustered
     throttled = Attempt(Outcome.THROTTLED, 429, "HTTP 429", retry_after_s=42.0)
-    assert backoff.next_delay(0, throttled) == 42.0
+    assert next_delay(backoff, 0, throttled) == 42.0
 
 
 def test_commit_point_stops_at_the_first_unfinished_offset() -> None:

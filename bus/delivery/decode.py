@@ -1,4 +1,4 @@
-"""Turn a record of ``deliver.<consumer>.<agreement>`` into an :class:`Update` or a :class:`DeliveryError`.
+"""Turn a record of ``deliver.<consumer>.<agreement>`` into an :class:`Update` or a :class:`Undeliverable`.
 
 Shared by the subscriber SDK and the webhook dispatcher so both read deliveries the same way.
 Schemas are fetched per batch first (``prefetch``), so decoding itself makes no network calls.
@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from bus.delivery.update import Ack, Undeliverable, Update, _no_ack
 from bus.errors import EnvelopeError, UnknownSchemaIdError, WireFormatError
 from bus.event.envelope import ChangeKind, Envelope
 from bus.event.serde import AvroSerde, framed_schema_ids
 from bus.ids import SchemaId
 from bus.registry.errors import SchemaNotFound
-from bus.subscriber._update import Ack, DeliveryError, Update, _no_ack
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -48,13 +48,13 @@ class DeliveryDecoder:
                 self._texts[schema_id] = None
                 self._misses[schema_id] = now
 
-    def decode(self, record: ConsumerRecord[bytes, bytes], ack: Ack = _no_ack) -> Update | DeliveryError:
+    def decode(self, record: ConsumerRecord[bytes, bytes], ack: Ack = _no_ack) -> Update | Undeliverable:
         headers = [(k, bytes(v)) for k, v in record.headers]
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
         event_id = dict(headers).get("ce_id", b"").decode("utf-8", "replace") or None
 
-        def error(reason: str, detail: str) -> DeliveryError:
-            return DeliveryError(
+        def error(reason: str, detail: str) -> Undeliverable:
+            return Undeliverable(
                 record.topic, record.partition, record.offset, key, event_id, reason, detail,
                 record.value, headers, ack,
             )  # fmt: skip

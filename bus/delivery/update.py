@@ -42,7 +42,7 @@ class Update:
 
 
 @dataclass(frozen=True)
-class DeliveryError:
+class Undeliverable:
     """A delivery the receiver cannot use (undecodable bytes, unknown schema id, bad headers).
 
     Surfaced as an item rather than raised, so one bad record never stops a subscriber.
