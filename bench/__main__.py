@@ -34,6 +34,7 @@ from bench import (
     tracker_latency,
     wallet_latency,
 )
+from bus.broker.engine import Engine, choose
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker", "wallet")
@@ -78,9 +79,17 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="write bench/profile-pipeline.txt")
     parser.add_argument(
+        "--engine",
+        choices=[e.value for e in Engine],
+        default=Engine.AUTO.value,
+        help="broker engine to measure on (default auto: Apache Kafka when Java 17 is present)",
+    )
+    parser.add_argument(
         "--only", nargs="+", choices=[*DEFAULT, *OLDER, "soak", "all"], help="run just these scenarios"
     )
     args = parser.parse_args()
+    choice = choose(Engine(args.engine))
+    os.environ["BUS_ENGINE"] = choice.engine.value  # worker processes measure the same engine
     quick = args.quick
     wanted = set(args.only or (DEFAULT if quick else (*DEFAULT, *OLDER)))
     if "all" in wanted:
@@ -88,6 +97,7 @@ def main() -> None:
     if args.soak:
         wanted.add("soak")
     console = Console()
+    console.print(f"engine: [bold]{choice.engine.value}[/] ({choice.reason})")
     scenarios: dict[str, Any] = {}
     loads: dict[str, str] = {}
 
@@ -132,7 +142,15 @@ def main() -> None:
     merged = {**previous, **scenarios}  # scenarios not run this time keep their last figures
     RESULTS.write_text(
         json.dumps(
-            {"machine": machine(), "quick": quick, "ran": sorted(scenarios), "scenarios": merged}, indent=2
+            {
+                "machine": machine(),
+                "engine": choice.engine.value,
+                "engine_reason": choice.reason,
+                "quick": quick,
+                "ran": sorted(scenarios),
+                "scenarios": merged,
+            },
+            indent=2,
         )
     )
     console.print(table(scenarios))

@@ -11,6 +11,7 @@ from typing import Any
 
 from bus.broker.embedded import EmbeddedBroker
 from bus.event.topics import TopicSpec
+from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 
 VALUE = b"x" * 200  # DESIGN §7 pass-through figures use 200-byte values
@@ -48,7 +49,7 @@ async def _measure(broker: EmbeddedBroker, storage: str, records: int) -> list[S
     figures = []
     for name, batching in BATCHING.items():
         topic = f"bench.storage.{name}"
-        await create_topics(settings, [TopicSpec(topic, 6)])
+        await create_topics(settings, [TopicSpec(TopicName(topic), 6)])
         produce_rate = await _produce(settings, topic, records, batching)
         started = time.perf_counter()
         read = len(await read_to_end(settings, topic, timeout_s=600))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bus.broker.embedded import EmbeddedBroker
+from bench.engine import local_broker
 from bus.broker.ports import free_port
 from bus.directory.tokens import new_token
 from bus.gateway.service import GatewayService, GatewaySettings
@@ -77,7 +77,7 @@ class InProcessBus:
 @contextlib.asynccontextmanager
 async def in_process_bus() -> AsyncIterator[InProcessBus]:
     operator = new_token()
-    async with EmbeddedBroker() as broker, contextlib.AsyncExitStack() as exit_stack:
+    async with local_broker() as broker, contextlib.AsyncExitStack() as exit_stack:
         tmp = Path(exit_stack.enter_context(tempfile.TemporaryDirectory()))
         settings = broker.settings()
         registry = RegistryService(settings, RegistrySettings(port=free_port(), operator_token=operator))

@@ -159,7 +159,7 @@ async def _drain(world: World, provider: Provider, count: int, workers: int) -> 
             await process.stdin.drain()
         first, started = 0, time.perf_counter()
         while sum(progress) < count:
-            if not first and sum(progress):
+            if not first and sum(progress) != 0:
                 first, started = sum(progress), time.perf_counter()
             await asyncio.sleep(0.02)
         rate = (count - first) / (time.perf_counter() - started)

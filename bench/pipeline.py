@@ -22,6 +22,7 @@ from typing import Any
 
 from bench.world import CONSUMER, FAN_OUT, Provider, World
 from bus.event.topics import TopicSpec
+from bus.ids import TopicName
 from bus.kafka.batch_writer import BatchWriter
 from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer
 from bus.processor.outputs import Output
@@ -36,7 +37,7 @@ async def raw(
 ) -> float:
     """Events/s of consume → produce the same bytes to ``fan_out`` topics, commit after the acks."""
     label = f"{source.name}-{fan_out}-{'b' if batched else 's'}-{next(_RUNS)}"
-    outputs = [f"bench.raw.{label}.{n}" for n in range(fan_out)]
+    outputs = [TopicName(f"bench.raw.{label}.{n}") for n in range(fan_out)]
     await create_topics(settings, [TopicSpec(t, 6) for t in outputs])
     consumer = make_consumer(settings, source.topic, group_id=f"raw-{label}", max_poll_records=2000)
     kafka = make_producer(settings, **producer)
@@ -51,7 +52,7 @@ async def raw(
             records = [r for rs in batch.values() for r in rs]
             if batched:
                 futures = await writer.write(
-                    [Output(t, r.key, r.value, list(r.headers)) for r in records for t in outputs]  # type: ignore[arg-type]
+                    [Output(t, r.key, r.value, list(r.headers)) for r in records for t in outputs]
                 )
             else:
                 futures = [

@@ -10,12 +10,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.broker.embedded import EmbeddedBroker
+from bench.engine import local_broker
 from bus.broker.ports import free_port
 from bus.directory.tokens import new_token
 from bus.event.envelope import ChangeKind
 from bus.event.serde import AvroSerde
 from bus.event.topics import spec_for
+from bus.ids import SchemaId
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
@@ -30,7 +31,7 @@ SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "civil" / "person.avs
 def people(count: int) -> list[dict[str, Any]]:
     import datetime as dt
 
-    result = []
+    result: list[dict[str, Any]] = []
     serial = 0
     while len(result) < count:
         birth = dt.date(1960, 1, 1) + dt.timedelta(days=serial % 15000)
@@ -65,7 +66,7 @@ async def _raw(settings: KafkaSettings, topic: str, values: list[tuple[bytes, by
 
 async def run(events: int) -> dict[str, Any]:
     token = new_token()
-    async with EmbeddedBroker() as broker:
+    async with local_broker() as broker:
         settings = broker.settings()
         registry = RegistryService(settings, RegistrySettings(port=free_port(), operator_token=token))
         await registry.start()
@@ -78,7 +79,7 @@ async def run(events: int) -> dict[str, Any]:
             topic = f"ingress.{AGENCY}.person"
             await create_topics(settings, [spec_for(topic)])
             async with RegistryClient(url, token=token) as client:
-                schema_id = await client.register(f"{topic}-value", SCHEMA.read_text())
+                schema_id = SchemaId(await client.register(f"{topic}-value", SCHEMA.read_text()))
             records = people(min(events, 5000))
             serde = AvroSerde({schema_id: SCHEMA.read_text()}.get)
             values = [(r["iin"].encode(), serde.encode(schema_id, r)) for r in records]

@@ -18,16 +18,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.engine import profile
 from bench.publish import people
 from bus.event.envelope import ChangeKind
 from bus.event.signing import private_key_from_pem
-from bus.kafka.client import BrokerProfile, KafkaSettings
+from bus.kafka.client import KafkaSettings
 from bus.processor.service import Processor, ProcessorSettings
 from connectors.sdk import Change, Publisher
 
 
 def _settings(config: dict[str, Any]) -> KafkaSettings:
-    return KafkaSettings(bootstrap=config["bootstrap"], broker_profile=BrokerProfile.EMBEDDED)
+    return KafkaSettings(bootstrap=config["bootstrap"], broker_profile=profile())
 
 
 async def processor(config: dict[str, Any]) -> None:

@@ -19,8 +19,8 @@ from typing import Any, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.engine import local_broker
 from bench.publish import SCHEMA, people
-from bus.broker.embedded import EmbeddedBroker
 from bus.broker.ports import free_port
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
@@ -59,7 +59,7 @@ class World:
     """``async with World() as world``: broker + registry up; ``provider()`` adds one more provider."""
 
     def __init__(self) -> None:
-        self.broker = EmbeddedBroker()
+        self.broker = local_broker()
         self.token = new_token()
         self.consumer_token = new_token()
         self._tmp = tempfile.TemporaryDirectory()

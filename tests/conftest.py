@@ -14,21 +14,26 @@ import httpx
 import pytest
 
 import tests.fuzz.profile  # noqa: F401  (registers the fuzz profiles before --hypothesis-profile is read)
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.engine import LocalBroker
 from bus.broker.ports import free_port
-from bus.kafka.client import KafkaSettings
+from bus.event.topics import SystemTopic, spec_for
+from bus.kafka.client import KafkaSettings, create_topics
+from tests.engine import PROFILE, local_broker
 from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus
 from tests.processor.world import World
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.support.guards"]
 
 
 @pytest.fixture(scope="session")
-def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One in-memory tansu broker on a free loopback port for the whole session."""
-    broker = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("broker"))
+def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """One ephemeral broker of the suite's engine (tests/engine.py) on free loopback ports, with the
+    system topics ``bus up`` creates (Kafka, unlike tansu, does not create a topic on first use)."""
+    broker = local_broker(log_dir=tmp_path_factory.mktemp("broker"))
     asyncio.run(broker.start())
+    asyncio.run(create_topics(broker.settings(), [spec_for(t) for t in SystemTopic]))
     try:
         yield broker
     finally:
@@ -36,13 +41,13 @@ def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(embedded_broker: EmbeddedBroker) -> str:
-    return embedded_broker.bootstrap
+def kafka_bootstrap(session_broker: LocalBroker) -> str:
+    return session_broker.bootstrap
 
 
 @pytest.fixture
-def kafka_settings(embedded_broker: EmbeddedBroker) -> KafkaSettings:
-    return embedded_broker.settings()
+def kafka_settings(session_broker: LocalBroker) -> KafkaSettings:
+    return session_broker.settings()
 
 
 @pytest.fixture
@@ -72,7 +77,7 @@ def registry_url(kafka_bootstrap: str, operator_token: str) -> Iterator[str]:
 @contextlib.contextmanager
 def running_registry(bootstrap: str, operator_token: str) -> Iterator[str]:
     port = free_port()
-    args = ("registry", "serve", "--port", str(port), "--bootstrap", bootstrap, "--profile", "embedded")
+    args = ("registry", "serve", "--port", str(port), "--bootstrap", bootstrap, "--profile", PROFILE)
     with running_bus(*args, env={"BUS_OPERATOR_TOKEN": operator_token}) as (_, out):
         out.wait_for(r"registry ready at")
         yield f"http://127.0.0.1:{port}"

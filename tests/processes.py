@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.engine import ENGINE
+
 
 def pids_with_arg(fragment: str) -> list[int]:
     """PIDs of live processes whose command line contains ``fragment``."""
@@ -38,6 +40,24 @@ def wait_until_gone(fragment: str, timeout_s: float = 15.0) -> list[int]:
             return []
         time.sleep(0.1)
     return pids_with_arg(fragment)
+
+
+BROKER_LINE = r"(?:Apache Kafka|tansu) at (\S+) \(pid (\d+)"
+"""What ``bus up`` and ``bus broker up`` print about their local broker: address and (first) pid."""
+
+
+def pid_gone(pid: int, timeout_s: float = 30.0) -> bool:
+    """Wait for ``pid`` to exit (a zombie counts as gone); False if it is still running."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return True
+        if "\nState:\tZ" in status:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 class LineReader:
@@ -80,7 +100,7 @@ def running_bus(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
     """Run the installed ``bus`` console script (plain output); stop it at exit."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "BUS_ENGINE": ENGINE.value, **(env or {})}
     env.pop("BUS_BOOTSTRAP", None)
     with running_process(["bus", *args], cwd=cwd, env=env) as running:
         yield running
@@ -111,7 +131,7 @@ def running_process(
 def bus(
     *args: str, timeout_s: float = 60.0, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "BUS_ENGINE": ENGINE.value, **(env or {})}
     return subprocess.run(
         ["bus", *args], capture_output=True, text=True, env=env, timeout=timeout_s, check=False
     )

@@ -202,6 +202,9 @@ def _service_rules() -> list[AclRule]:
     # gateway: publishes for agencies that post over HTTP (it signs with its own key), the
     # citizen's consent wallet, and a record of every tracker read
     rules += _rules(g, _T, _PRE, "ingress.", [_W], "HTTP ingestion on behalf of agencies")
+    rules += _rules(
+        g, _T, _PRE, "ingress.", [Operation.DESCRIBE_CONFIGS], "max.message.bytes: refuse a record too large"
+    )
     rules += _rules(g, _T, _LIT, st.AGENCIES, [_R], "tokens and agency ids of callers")
     rules += _rules(g, _T, _LIT, st.CONSENT, [_R, _W], "consent wallet: current state and changes")
     rules += _rules(g, _T, _LIT, AUDIT_READS, [_W], "who looked at a citizen's tracker")

@@ -40,6 +40,7 @@ from bus.kafka.client import (
     make_consumer,
     make_producer,
     replayed_on_failure,
+    topic_partitions,
 )
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SchemaNotFound
@@ -92,8 +93,7 @@ class Archiver:
         await self._producer.start()
         await self._consumer.start()
         self._started = True
-        await self._consumer.topics()
-        partitions = self._consumer.partitions_for_topic(self.settings.topic) or set()
+        partitions = await topic_partitions(self._consumer, self.settings.topic)
         self._partitions = [TopicPartition(self.settings.topic, p) for p in sorted(partitions)]
         self._consumer.assign(self._partitions)
         await self._rewind()

@@ -140,27 +140,18 @@ class AvroSerde:
         return buffer.getvalue()
 
     def problems(self, schema_id: SchemaId, record: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """Every field of ``record`` that breaks the schema, as (path, reason); [] if it encodes."""
+        """Every field of ``record`` that breaks the schema, as (dotted path, reason); [] if it encodes.
+
+        A bad field inside a nested record is named by its full path (``registered_address.building``),
+        an array item by its index (``phones[2]``), a map value by its key (``labels[home]``).
+        """
         schema = self.schema(schema_id)
         if not isinstance(schema, dict):
             return []
-        fields = {f["name"]: f for f in schema.get("fields", [])}
+        named: dict[str, Any] = schema.get("__named_schemas", {})
+        fields = {f["name"] for f in schema.get("fields", [])}
         found = [(name, "not in the schema") for name in record if name not in fields]
-        for name, field in fields.items():
-            if name not in record:
-                if "default" not in field:
-                    found.append((name, "required field is missing"))
-                continue
-            try:
-                valid = fastavro.validation.validate(
-                    record[name], field["type"], field=name, raise_errors=False
-                )
-            except Exception as exc:  # logical-type converters raise their own errors
-                found.append((name, str(exc)))
-                continue
-            if not valid:
-                found.append((name, f"{record[name]!r} does not match type {_type_text(field['type'])}"))
-        return found
+        return found + _record_problems(record, schema, "", named)
 
     def _mismatch_detail(self, exc: Exception, schema_id: SchemaId, record: Mapping[str, Any]) -> str:
         """Name the offending field: the writer's message when it does, else the first listed problem."""
@@ -210,6 +201,64 @@ class AvroSerde:
                 hint="ingress values must be Avro records",
             )
         return Decoded(schema_id, record, body)
+
+
+def _record_problems(
+    record: Mapping[str, Any], schema: Mapping[str, Any], prefix: str, named: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """The problems of each field of a record schema, paths prefixed with ``prefix``."""
+    found: list[tuple[str, str]] = []
+    for field in schema.get("fields", []):
+        name, path = field["name"], f"{prefix}{field['name']}"
+        if name not in record:
+            if "default" not in field:
+                found.append((path, "required field is missing"))
+            continue
+        found += _value_problems(record[name], field["type"], path, named)
+    return found
+
+
+def _value_problems(value: Any, avro_type: Any, path: str, named: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """[] if ``value`` is valid for ``avro_type``; else the innermost fields that are not, by path."""
+    try:
+        if _valid(value, avro_type, named):
+            return []
+        detail = None
+    except Exception as exc:  # logical-type converters raise their own errors
+        detail = str(exc)
+    branches = [_resolved(t, named) for t in (avro_type if isinstance(avro_type, list) else [avro_type])]
+    kinds = {b.get("type"): b for b in branches if isinstance(b, dict)}
+    if isinstance(value, Mapping) and "record" in kinds:
+        candidates = [
+            _record_problems(value, b, f"{path}.", named)
+            for b in branches
+            if isinstance(b, dict) and b.get("type") == "record"
+        ]
+        return min(candidates, key=len)  # the record branch the value comes closest to
+    if isinstance(value, Mapping) and "map" in kinds:
+        values = kinds["map"]["values"]
+        return [p for k, v in value.items() for p in _value_problems(v, values, f"{path}[{k}]", named)]
+    if isinstance(value, list | tuple) and "array" in kinds:
+        items = kinds["array"]["items"]
+        return [p for i, v in enumerate(value) for p in _value_problems(v, items, f"{path}[{i}]", named)]
+    return [(path, detail or f"{value!r} does not match type {_type_text(avro_type)}")]
+
+
+def _valid(value: Any, avro_type: Any, named: Mapping[str, Any]) -> bool:
+    """fastavro's validation of one value, with the named types of the whole schema in scope."""
+    probe = {
+        "type": "record",
+        "name": "_probe",
+        "fields": [{"name": "value", "type": avro_type}],
+        "__fastavro_parsed": True,
+        "__named_schemas": named,
+    }
+    return bool(fastavro.validation.validate({"value": value}, probe, raise_errors=False))
+
+
+def _resolved(avro_type: Any, named: Mapping[str, Any]) -> Any:
+    """A named type's definition in place of a reference to it by name."""
+    return named.get(avro_type, avro_type) if isinstance(avro_type, str) else avro_type
 
 
 def _type_text(avro_type: Any) -> str:

@@ -34,6 +34,12 @@ class PayloadTooLarge(BusError):
     code = "payload_too_large"
 
 
+class RecordTooLarge(PayloadTooLarge):
+    """One record (with its signature and headers) is larger than its topic takes."""
+
+    code = "record_too_large"
+
+
 _STATUS: list[tuple[type[BusError], int]] = [
     (NotAuthenticated, 401),
     (NotAllowed, 403),

@@ -7,11 +7,13 @@ HTTP-ingesting agency, see docs/ingestion.md for the trade-off) and answers afte
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,10 +23,12 @@ from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
 from bus.event.envelope import ChangeKind
 from bus.event.signed_event import Draft, Signer, compose
-from bus.gateway.errors import NotAllowed, NotAuthenticated, error_body, status_of
+from bus.gateway.errors import NotAllowed, NotAuthenticated, RecordTooLarge, error_body, status_of
 from bus.gateway.idempotency import IdempotencyCache, event_id_for
 from bus.gateway.ratelimit import RateLimiter
 from bus.ingest.prepare import Preparation, Prepared
+from bus.kafka.client import as_bus_error
+from bus.kafka.record_size import RecordLimits, record_bytes
 from bus.registry.subjects import SchemaCache
 
 MAX_BATCH = 1000
@@ -74,16 +78,23 @@ class Sequencer:
 class Ingestor:
     """Validate, sign and produce changes on behalf of authenticated agencies."""
 
-    def __init__(self, schemas: SchemaCache, signer: Signer, producer: AIOKafkaProducer) -> None:
+    def __init__(
+        self, schemas: SchemaCache, signer: Signer, producer: AIOKafkaProducer, limits: RecordLimits
+    ) -> None:
         self._schemas = schemas
         self._preparation = Preparation(schemas)
         self._signer = signer
         self._producer = producer
+        self._limits = limits
         self._sequencer = Sequencer()
         self.idempotency = IdempotencyCache()
 
     async def ingest(self, agency: str, items: Sequence[EventIn]) -> list[Accepted | BusError]:
-        """One result per item, in order; valid items are produced even if others are not."""
+        """One result per item, in order; valid items are produced even if others are not.
+
+        Each record is checked against the largest record its topic takes before anything is sent,
+        so no produce request fails for its size; each result is that record's own acknowledgement.
+        """
         prepared: list[tuple[EventIn, Prepared] | BusError] = []
         for item in items:
             try:
@@ -104,19 +115,59 @@ class Ingestor:
             for item, p in good
         ]
         envelopes = compose(agency, SYSTEM, self._signer, drafts) if drafts else []
-        futures = [
-            await self._producer.send(
-                p.schema.topic, key=p.key.encode(), value=p.value, headers=e.to_headers()
-            )
-            for (_, p), e in zip(good, envelopes, strict=True)
-        ]
-        for future in futures:
-            await future
+        sent = [await self._send(p, e.to_headers()) for (_, p), e in zip(good, envelopes, strict=True)]
+        acks = [await self._acknowledged(p, outcome) for (_, p), outcome in zip(good, sent, strict=True)]
         accepted = iter(
-            Accepted(event_id=e.id, topic=p.schema.topic, key=p.key, sequence=d.sequence or 0)
-            for (_, p), e, d in zip(good, envelopes, drafts, strict=True)
+            ack or Accepted(event_id=e.id, topic=p.schema.topic, key=p.key, sequence=d.sequence or 0)
+            for (_, p), e, d, ack in zip(good, envelopes, drafts, acks, strict=True)
         )
         return [p if isinstance(p, BusError) else next(accepted) for p in prepared]
+
+    async def _send(
+        self, ready: Prepared, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[object] | BusError:
+        """Queue one record, or say why not: too large for its topic, or refused by the producer."""
+        topic, key = ready.schema.topic, ready.key.encode()
+        size, limit = record_bytes(key, ready.value, headers), await self._limits.limit(topic)
+        if size > limit:
+            return RecordTooLarge(
+                f"the {ready.schema.record_name} record with key {ready.key!r} for topic {topic!r} is "
+                f"{size} bytes with its signature and CloudEvents headers; the limit is {limit} bytes "
+                "(the smaller of the producer's max_request_size and the topic's max.message.bytes)",
+                hint="nothing of this record was published; send large content by reference (a "
+                "document id or URL) instead of inline, or ask the bus operator to raise "
+                f"max.message.bytes of {topic}",
+            )
+        try:
+            future: asyncio.Future[object] = await self._producer.send(
+                topic, key=key, value=ready.value, headers=headers
+            )
+        except KafkaError as exc:
+            return self._refused(ready, exc)
+        return future
+
+    async def _acknowledged(
+        self, ready: Prepared, sent: asyncio.Future[object] | BusError
+    ) -> BusError | None:
+        """None once the broker acknowledged the record; else the error that says why it did not."""
+        if isinstance(sent, BusError):
+            return sent
+        try:
+            await sent
+        except KafkaError as exc:
+            return self._refused(ready, exc)
+        return None
+
+    def _refused(self, ready: Prepared, exc: KafkaError) -> BusError:
+        topic = ready.schema.topic
+        if isinstance(exc, MessageSizeTooLargeError | RecordListTooLargeError):
+            return RecordTooLarge(
+                f"the broker refused the {ready.schema.record_name} record with key {ready.key!r} "
+                f"for topic {topic!r} as too large: {exc}",
+                hint=f"nothing of this record was published; ask the bus operator for {topic}'s "
+                "max.message.bytes and send large content by reference",
+            )
+        return as_bus_error(exc)
 
     async def _prepare(self, agency: str, item: EventIn) -> tuple[EventIn, Prepared]:
         key = item.key

@@ -28,6 +28,7 @@ from bus.gateway.wallet import Wallet
 from bus.http.server import serve_app
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.kafka.follow import TopicFollower
+from bus.kafka.record_size import RecordLimits
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
 from bus.run.environment import OperatorToken
@@ -86,7 +87,9 @@ class GatewayService:
         self._registry = RegistryClient(settings.registry_url)
         self._producer = make_producer(kafka)
         self.limiter = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
-        self.ingestor = Ingestor(SchemaCache(self._registry), self.signer, self._producer)
+        self.ingestor = Ingestor(
+            SchemaCache(self._registry), self.signer, self._producer, RecordLimits(kafka)
+        )
         self.archive = ArchiveReader(settings.audit_db_url)
         reads = ReadLog(self._producer, settings.reads_topic)
         self.tracker = Tracker(self.archive, self.directory, reads)

@@ -8,6 +8,7 @@ Correctness never depends on either profile: every stage deduplicates on ``ce_id
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
@@ -36,6 +37,9 @@ from bus.ids import TopicName
 BROKER_UNREACHABLE: tuple[type[Exception], ...] = (KafkaError, OSError, TimeoutError)
 """What a send or fetch raises when the broker is away (retriable); anything else is a bug, not caught."""
 
+
+MAX_REQUEST_BYTES = 1 << 20
+"""Producers' ``max_request_size`` (aiokafka's default, set explicitly): no one record may be larger."""
 
 CLUSTER_RF = -1
 """Replication factor "as the cluster allows": 3, or the number of brokers when fewer (see ensure_topics)."""
@@ -70,6 +74,16 @@ class KafkaSettings(BaseSettings):
         return 1 if self.broker_profile is BrokerProfile.EMBEDDED else CLUSTER_RF
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The partitions of ``topic`` from fresh metadata (empty when it does not exist).
+
+    ``consumer.topics()`` fetches metadata without updating the cache ``partitions_for_topic`` reads,
+    so on Kafka a topic created a moment ago looked absent; the one private call of the adapter.
+    """
+    await consumer._client.force_metadata_update()
+    return set(consumer.partitions_for_topic(topic) or ())
+
+
 def _common(settings: KafkaSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap,
@@ -95,6 +109,7 @@ def producer_config(settings: KafkaSettings) -> dict[str, Any]:
         "enable_idempotence": settings.broker_profile is BrokerProfile.KAFKA,
         "linger_ms": 5,
         "max_batch_size": 256 * 1024,
+        "max_request_size": MAX_REQUEST_BYTES,
     }
     if settings.compression != "none":
         config["compression_type"] = settings.compression
@@ -115,7 +130,42 @@ def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
 
 
 def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
-    return AIOKafkaProducer(**{**producer_config(settings), **overrides})
+    return _Producer(**{**producer_config(settings), **overrides})
+
+
+class _Producer(AIOKafkaProducer):  # type: ignore[misc]
+    """A producer whose start names the fix when an idempotent producer cannot get a producer id.
+
+    The ``kafka`` profile's idempotent producer asks the broker for a producer id (InitProducerId);
+    the embedded tansu broker answers that with an error aiokafka reports as ``UnknownError``, which
+    told a user nothing (issue #25). Every command and component builds its producer here, so each
+    now says what the failure is and what to set.
+    """
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        self._bootstrap = str(config["bootstrap_servers"])
+        self._idempotent = bool(config.get("enable_idempotence"))
+
+    async def start(self) -> None:
+        try:
+            await super().start()
+        except (KafkaConnectionError, KafkaTimeoutError):
+            await self.stop()
+            raise  # unreachable: as_bus_error names the address
+        except KafkaError as exc:
+            await self.stop()
+            if not self._idempotent:  # nothing to add to the broker's own word
+                raise
+            raise BrokerError(
+                f"the broker at {self._bootstrap} cannot start an idempotent producer (the 'kafka' broker "
+                f"profile): its InitProducerId answer was {type(exc).__name__}: {exc}. The embedded "
+                "tansu broker (`bus broker up`, `bus up --engine tansu`) gives no producer ids",
+                hint="against the embedded broker set BUS_BROKER_PROFILE=embedded (or pass --profile "
+                "embedded); against Apache Kafka check that this principal may IdempotentWrite on the "
+                "cluster and see the broker logs",
+                retriable=False,
+            ) from None
 
 
 def make_consumer(
@@ -182,8 +232,7 @@ async def iter_to_end(
     consumer = make_consumer(settings)
     await consumer.start()
     try:
-        await consumer.topics()  # refresh metadata so partitions_for_topic knows the topic
-        existing = consumer.partitions_for_topic(topic)
+        existing = await topic_partitions(consumer, topic)
         if not existing:
             raise BrokerError(
                 f"topic {topic!r} does not exist on {settings.bootstrap}",
@@ -265,7 +314,31 @@ async def ensure_topics(
                 f"{result.get('error_message') or 'no detail from broker'}",
                 hint="check the broker logs and that this principal may create topics",
             )
+    await _wait_for_leaders(admin, created)
     return created
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[TopicName], timeout_s: float = 30.0
+) -> None:
+    """Kafka answers CreateTopics before the new partitions have leaders; a client that asks for
+    metadata at once would not see them yet (tansu has them at once)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = list(names)
+    while waiting and time.monotonic() < deadline:
+        described = await admin.describe_topics(waiting)
+        waiting = [
+            TopicName(t["topic"])
+            for t in described
+            if t["error_code"] or not t["partitions"] or any(p["leader"] < 0 for p in t["partitions"])
+        ]
+        if waiting:
+            await asyncio.sleep(0.05)
+    if waiting:
+        raise BrokerError(
+            f"topics {', '.join(waiting)} were created but have no partition leaders after {timeout_s:.0f} s",
+            hint="check that every broker of the cluster is up",
+        )
 
 
 async def create_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list[TopicName]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from aiokafka import TopicPartition
 
 from bus.errors import BrokerError
-from bus.kafka.client import KafkaSettings, make_consumer
+from bus.kafka.client import KafkaSettings, make_consumer, topic_partitions
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -51,8 +51,7 @@ class TopicFollower:
         consumer = make_consumer(self.settings)
         await consumer.start()
         self._consumer = consumer
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(self.topic)
+        partitions = await topic_partitions(consumer, self.topic)
         if not partitions:
             await self.stop()
             raise BrokerError(

@@ -22,9 +22,17 @@ import fastavro
 
 from bus.errors import ConfigError, RecordInvalidError
 from bus.policy.agreement import Agreement, Condition, schema_problems
-from bus.policy.schema_paths import PRIMITIVES, AvroNames, Definition, ancestors, namespace_of, provider_root
+from bus.policy.schema_paths import (
+    PRIMITIVES,
+    AvroNames,
+    Definition,
+    ancestors,
+    namespace_of,
+    path_problem,
+    provider_root,
+)
 
-__all__ = ["CompiledAgreement", "changed_paths", "compile_agreement"]
+__all__ = ["CompiledAgreement", "changed_paths", "compile_agreement", "compile_for_version"]
 
 # A grant tree: field name -> None (granted whole) or the grant tree of its sub-fields.
 _Tree: TypeAlias = dict[str, "_Tree | None"]
@@ -94,6 +102,25 @@ def compile_agreement(agreement: Agreement, provider_schema: Mapping[str, Any]) 
             hint="report this as a bug in bus.policy.compile, with the agreement and the provider schema",
         ) from exc
     return CompiledAgreement(agreement, schema)
+
+
+def compile_for_version(
+    agreement: Agreement, provider_schema: Mapping[str, Any]
+) -> tuple[CompiledAgreement, tuple[str, ...]]:
+    """``agreement`` compiled against one version of its provider's schema, and the granted paths it lacks.
+
+    Events are delivered in the projection of the schema version they were written with
+    (docs/processor.md). A version without a granted field (one added later, or removed since)
+    projects to the granted fields it has: the consumer gets what that version carries and never
+    more than granted. A ``where`` path must exist: a condition that cannot be checked is never
+    taken as met, so a version without one raises ``ConfigError`` like ``compile_agreement``.
+    """
+    names, root = provider_root(provider_schema)
+    missing = () if root is None else tuple(p for p in agreement.fields if path_problem(names, root, p)[0])
+    if missing:
+        kept = tuple(path for path in agreement.fields if path not in missing)
+        agreement = agreement.model_copy(update={"fields": kept})
+    return compile_agreement(agreement, provider_schema), missing
 
 
 def changed_paths(previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> tuple[str, ...]:

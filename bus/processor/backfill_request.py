@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 
 from bus.errors import BrokerError, ConfigError
 from bus.event.topics import SystemTopic, ingress, spec_for
-from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer, read_to_end
+from bus.kafka.client import (
+    KafkaSettings,
+    create_topics,
+    make_consumer,
+    make_producer,
+    read_to_end,
+    topic_partitions,
+)
 from bus.kafka.follow import TopicFollower
 from bus.policy.agreement import Agreement
 from bus.processor.backfill import BackfillRequest, BackfillView
@@ -52,8 +59,7 @@ async def _partition_count(settings: KafkaSettings, topic: str) -> int:
     consumer = make_consumer(settings)
     await consumer.start()
     try:
-        await consumer.topics()
-        return len(consumer.partitions_for_topic(topic) or ())
+        return len(await topic_partitions(consumer, topic))
     finally:
         await consumer.stop()
 

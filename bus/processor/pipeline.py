@@ -15,23 +15,30 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bus.audit.entry import AUDIT_SCHEMA, AuditEntry, Decision
-from bus.errors import EnvelopeError, TopicNameError, UnknownSchemaIdError, WireFormatError
+from bus.errors import (
+    EnvelopeError,
+    RecordMismatchError,
+    TopicNameError,
+    UnknownSchemaIdError,
+    WireFormatError,
+)
 from bus.event import topics
 from bus.event.avro_reader import join_fields, projection_plan
 from bus.event.dead_letter import DeadLetter, dead_letter_headers
 from bus.event.dead_letter import HeaderList as Headers
 from bus.event.envelope import ChangeKind, Envelope
-from bus.event.serde import AvroSerde, Decoded, frame, framed_schema_ids
+from bus.event.serde import AvroSerde, Decoded, frame, framed_schema_ids, unframe
 from bus.event.signed_event import verify_event
 from bus.event.signing import SignatureError, Verifier
 from bus.ids import SchemaId, TopicName
-from bus.policy.evaluate import Deliver, Deny, EventFacts, evaluate
+from bus.policy.evaluate import Deliver, Deny, DenyReason, EventFacts, evaluate
 from bus.processor.outputs import (
     Output,
     delivery_headers,
     delivery_headers_from,
     forwarded,
 )
+from bus.processor.routes import Unfit
 from bus.processor.state import KeyState, StateStore
 from bus.registry.errors import SchemaNotFound
 from bus.validate.fields import check_identifiers
@@ -82,18 +89,25 @@ class Pipeline:
     # -- I/O before a batch ------------------------------------------------------------
     async def prefetch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Fetch every schema the batch refers to that is not cached yet (unknown ids -> None)."""
-        for route in self._routes.all_routes():
-            self._texts.setdefault(route.schema_id, json.dumps(route.compiled.schema))
         await self.prefetch_values([r.value for r in records])
 
     async def prefetch_values(self, values: Iterable[bytes | None]) -> None:
-        """Fetch the schemas of framed values (state records read back after a restart, for backfill)."""
+        """Fetch the schemas of framed values (state records read back after a restart, for backfill),
+        and have the delivery routes of each new ingress schema version compiled and registered."""
+        fetched: dict[SchemaId, tuple[str, frozenset[str]]] = {}
         for schema_id in framed_schema_ids(values) - self._texts.keys():
             try:
-                self._texts[schema_id] = await self._registry.schema(schema_id)
-                self._subjects[schema_id] = frozenset(await self._registry.subjects_of(schema_id))
+                text = self._texts[schema_id] = await self._registry.schema(schema_id)
+                subjects = self._subjects[schema_id] = frozenset(await self._registry.subjects_of(schema_id))
             except SchemaNotFound:
                 self._texts[schema_id] = None
+            else:
+                fetched[schema_id] = (text, subjects)
+        if fetched:
+            await self._routes.add_writers(fetched)
+        for schema_id, schema in self._routes.delivery_schemas().items():
+            if self._texts.get(schema_id) is None:
+                self._texts[schema_id] = json.dumps(schema)
 
     # -- per record --------------------------------------------------------------------
     def process(self, record: ConsumerRecord[bytes, bytes], now: datetime) -> Result:
@@ -160,9 +174,16 @@ class Pipeline:
         result = Result()
         delivered = set(before.delivered if before else ())
         base: Headers | None = None
+        writer_id = decoded.schema_id if decoded else None  # deliveries follow the version written with
         for decision in decisions:
             if isinstance(decision, Deliver):
-                route = next(r for r in routes if r.compiled is decision.compiled)
+                route = self._routes.for_writer(
+                    next(r for r in routes if r.compiled is decision.compiled), writer_id
+                )
+                if isinstance(route, Unfit):
+                    denial = Deny(route.agreement, DenyReason.WHERE_MISMATCH)
+                    result.audit.append(self._entry(envelope, rtype, now, Decision.DENIED, denial=denial))
+                    continue
                 if base is None:
                     base = forwarded(headers)
                 result.outputs.append(self._delivery(record, base, envelope, kind, route, decision, decoded))
@@ -216,12 +237,16 @@ class Pipeline:
             delivered_before=current.delivered,
         )
         result = Result()
+        writer = self._routes.for_writer(route, unframe(current.value or b"", topic=state_topic)[0])
         for decision in evaluate(facts, [route.compiled], [], self._consent, now=now):
+            if isinstance(decision, Deliver) and isinstance(writer, Unfit):  # its where cannot be checked
+                decision = Deny(writer.agreement, DenyReason.WHERE_MISMATCH)
             if isinstance(decision, Deny):
                 result.audit.append(self._entry(envelope, rtype, now, Decision.DENIED, denial=decision))
                 continue
+            assert not isinstance(writer, Unfit)
             agreement_id = route.compiled.agreement.id
-            value = self._serde.encode(route.schema_id, decision.record or {}, topic=route.topic)
+            value = self._serde.encode(writer.schema_id, decision.record or {}, topic=route.topic)
             headers = delivery_headers(envelope.to_headers(), envelope.type, agreement_id, None)
             result.outputs.append(Output(route.topic, key.encode(), value, headers))
             result.audit.append(self._entry(envelope, rtype, now, Decision.BACKFILLED, decision=decision))
@@ -284,9 +309,16 @@ class Pipeline:
             changed = tuple(path for path in envelope.changed if route.compiled.grants(path))
         value = None
         if not decision.tombstone:
-            value = self._sliced(route, decoded) or self._serde.encode(
-                route.schema_id, decision.record or {}, topic=route.topic
-            )
+            try:
+                value = self._sliced(route, decoded) or self._serde.encode(
+                    route.schema_id, decision.record or {}, topic=route.topic
+                )
+            except RecordMismatchError as exc:  # a version whose route was not prepared: park, replayable
+                raise DeadLetter(
+                    "project",
+                    "delivery_schema_mismatch",
+                    f"agreement {route.compiled.agreement.id!r}: {exc.message}",
+                ) from None
         ce_type = f"{route.record_name}.{kind.value}".encode()
         return Output(
             route.topic,

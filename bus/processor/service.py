@@ -60,6 +60,13 @@ from bus.run.environment import OperatorToken
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "state."
+
+
+def _after_deliveries(topic: str) -> bool:
+    """Records that claim work is done: written once the batch's deliveries are acknowledged."""
+    return topic.startswith(STATE_PREFIX) or topic == topics.SystemTopic.BACKFILL
+
+
 INGRESS_PATTERN = r"^ingress\.[a-z0-9-]+\.[a-z][a-z0-9_]*$"
 
 
@@ -252,9 +259,10 @@ class Processor:
         State says "this key's sequence was applied": written together with the deliveries, a
         crash could keep the state and lose a delivery, and the retry would then drop the event as
         stale. State records go out after the previous batch's (same order per key on the topic).
+        Backfill progress waits likewise: "finished" must not be readable before its snapshots are.
         """
-        first = [o for o in outputs if not o.topic.startswith(STATE_PREFIX)]
-        then = [o for o in outputs if o.topic.startswith(STATE_PREFIX)]
+        first = [o for o in outputs if not _after_deliveries(o.topic)]
+        then = [o for o in outputs if _after_deliveries(o.topic)]
         await asyncio.gather(*await self._writer.write(first))
         if previous is not None:
             await previous

@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 OPERATOR_TOKEN_ENV = "BUS_OPERATOR_TOKEN"
+_TEST_SUITE_PREFIXES = ("BUS_TEST_", "BUS_FUZZ_")  # the test suite's own switches, not settings
 
 OperatorToken = Annotated[str | None, Field(validation_alias=OPERATOR_TOKEN_ENV)]
 """The field every service acting as the operator declares (``operator_token: OperatorToken = None``)."""
@@ -39,7 +40,8 @@ def unknown_variables(environ: Mapping[str, str], known: Iterable[str]) -> list[
     """One warning per ``BUS_*`` variable nothing reads, naming the closest known one."""
     known = sorted(set(known))
     warnings = []
-    for name in sorted(n for n in environ if n.startswith("BUS_") and n not in known):
+    unknown = (n for n in environ if n.startswith("BUS_") and n not in known)
+    for name in sorted(n for n in unknown if not n.startswith(_TEST_SUITE_PREFIXES)):
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
         hint = f"did you mean {close[0]}?" if close else "no agency-bus setting has a similar name"
         warnings.append(f"{name} is set but no agency-bus setting reads it; {hint}")

@@ -27,7 +27,7 @@ from bus.directory.model import Role
 from bus.directory.view import AgencyDirectory
 from bus.errors import AccessDeniedError, ConfigError
 from bus.event.topics import SystemTopic, agency_id, agreement_id, deliver, spec_for
-from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, make_consumer
+from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, make_consumer, topic_partitions
 from bus.kafka.follow import TopicFollower
 from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
@@ -78,9 +78,9 @@ class Subscriber:
         self._directory = AgencyDirectory(operator_token)
         self._agreements = AgreementsView()
         # On a production cluster the SASL login authenticates and ACLs authorise; agencies may not
-        # read bus.agencies (it holds webhook secrets), so the token is checked against it only on
-        # the embedded broker, which has neither.
-        self._check_token = self._settings.broker_profile is BrokerProfile.EMBEDDED
+        # read bus.agencies (it holds webhook secrets), so the token is checked against it only where
+        # the broker authenticates nobody (tansu, or a local Kafka without SASL).
+        self._check_token = self._settings.sasl_mechanism is None
         self._followers = [TopicFollower(self._settings, SystemTopic.AGREEMENTS, self._agreements.apply)]
         if self._check_token:
             self._followers.append(self._directory.follower(self._settings))
@@ -156,9 +156,8 @@ class Subscriber:
         consumer = make_consumer(self._settings, max_poll_records=self._max_batch)
         await consumer.start()
         try:
-            await consumer.topics()
             consumer.assign(
-                [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+                [TopicPartition(topic, p) for p in sorted(await topic_partitions(consumer, topic))]
             )
             await consumer.seek_to_beginning()
             while True:

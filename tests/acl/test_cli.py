@@ -18,6 +18,7 @@ from bus.directory.model import AgencyEntry
 from bus.event.topics import SystemTopic, spec_for
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import load_agreements
+from tests.engine import PROFILE
 
 REPO = Path(__file__).resolve().parents[2]
 AGREEMENTS = REPO / "deploy" / "agreements"
@@ -106,7 +107,7 @@ def test_export_reads_the_applied_agreements_and_signing_agencies_from_the_broke
     kafka_settings: KafkaSettings, unique: str
 ) -> None:
     provider, consumer, signer = asyncio.run(_publish(kafka_settings, unique))
-    args = ["acl", "export", "--bootstrap", kafka_settings.bootstrap, "--profile", "embedded"]
+    args = ["acl", "export", "--bootstrap", kafka_settings.bootstrap, "--profile", PROFILE]
     result = runner.invoke(_app(), args)
     assert result.exit_code == 0, result.output
     assert f"--allow-principal User:{provider} --operation Write --topic ingress.{provider}." in result.output

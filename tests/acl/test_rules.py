@@ -30,6 +30,7 @@ from bus.acl.rules import (
     rules_for,
 )
 from bus.directory.model import AgencyEntry, Role
+from bus.errors import TopicNameError
 from bus.event import topics
 from bus.policy.agreement import Agreement, load_agreements
 
@@ -176,6 +177,14 @@ def test_the_other_services_hold_only_their_own_topics() -> None:
         assert not _can(service, R, "state.civil-registry.person")
 
 
+def test_the_gateway_may_read_the_record_size_limit_of_ingress_topics_only() -> None:
+    # given the gateway's principal / when it asks for topic configs (max.message.bytes)
+    g = GATEWAY.principal
+    # then it may for ingress topics, which it checks each record against, and for nothing else
+    assert _can(g, Operation.DESCRIBE_CONFIGS, "ingress.tax.person")
+    assert not _can(g, Operation.DESCRIBE_CONFIGS, "deliver.tax.civil-to-tax-taxpayer")
+
+
 def test_the_service_groups_are_the_components_defaults() -> None:
     from bus.audit.archive import ArchiveSettings
     from bus.gateway.reads import READS_TOPIC
@@ -190,7 +199,7 @@ def test_the_service_groups_are_the_components_defaults() -> None:
 
 def test_service_principals_cannot_collide_with_agency_ids() -> None:
     for service in SERVICES:
-        with pytest.raises(topics.TopicNameError):
+        with pytest.raises(TopicNameError):
             topics.agency_id(service.principal.removeprefix("User:"))
 
 
@@ -204,17 +213,22 @@ def test_directory_publishers_are_agencies_with_a_signing_key() -> None:
 
 
 def test_a_bad_publisher_id_is_refused() -> None:
-    with pytest.raises(topics.TopicNameError):
+    with pytest.raises(TopicNameError):
         rules_for([], ["Tax Office"])
 
 
 # --- Kafka's authorizer semantics ----------------------------------------------------------------
 
 
-def _rule(name: str, op: Operation, pattern: PatternType = PatternType.LITERAL, **kw: object) -> AclRule:
-    return AclRule(
-        str(kw.get("principal", "User:a")), T, pattern, name, op, kw.get("permission", Permission.ALLOW)
-    )  # type: ignore[arg-type]
+def _rule(
+    name: str,
+    op: Operation,
+    pattern: PatternType = PatternType.LITERAL,
+    *,
+    principal: str = "User:a",
+    permission: Permission = Permission.ALLOW,
+) -> AclRule:
+    return AclRule(principal, T, pattern, name, op, permission)
 
 
 def test_deny_by_default() -> None:

@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from bus.audit.db import ArchiveStore
-from bus.broker.embedded import EmbeddedBroker
 from bus.broker.ports import free_port
 from bus.directory.model import AgencyEntry, Role
 from bus.directory.publish import put_agency
@@ -29,6 +28,7 @@ from bus.event.signing import key_id_for, private_key_from_pem, public_key_text
 from bus.event.topics import spec_for
 from bus.kafka.client import KafkaSettings, create_topics
 from tests.conftest import REPO, running_registry
+from tests.engine import PROFILE, local_broker
 from tests.processes import running_bus
 
 _HERE = Path(__file__).parent
@@ -102,7 +102,7 @@ def running_gateway(stack: ApiStack, **env: str) -> Iterator[str]:
     key_file = stack.tmp / "gateway-key.pem"
     args = ("gateway", "serve", "--port", str(port), "--registry", stack.registry_url, "--key-file",
             str(key_file), "--audit-db", stack.db_url, "--bootstrap", stack.settings.bootstrap,
-            "--profile", "embedded")  # fmt: skip
+            "--profile", PROFILE)  # fmt: skip
     with running_bus(*args, env={"BUS_OPERATOR_TOKEN": stack.operator_token, **env}) as (_, out):
         out.wait_for("gateway ready at")
         yield f"http://127.0.0.1:{port}"
@@ -122,7 +122,7 @@ def wait_for_token(url: str, token: str) -> None:
 @pytest.fixture(scope="package")
 def api_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiStack]:
     tmp = tmp_path_factory.mktemp("api")
-    broker = EmbeddedBroker(log_dir=tmp / "broker")
+    broker = local_broker(log_dir=tmp / "broker")
     asyncio.run(broker.start())
     operator_token = f"operator-{new_token()}"
     try:

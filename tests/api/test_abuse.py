@@ -138,6 +138,22 @@ def test_an_oversized_body_is_refused_with_413_declared_or_streamed(api_stack: A
     assert declared.json()["error"] == "payload_too_large"
 
 
+def test_a_record_under_the_body_limit_but_over_a_produce_request_is_413_alone_or_in_a_batch(
+    api_stack: ApiStack,
+) -> None:
+    # given a person whose surname alone is 3 MiB: under the 4 MiB body limit, over the 1 MiB request
+    huge = {**_person_json(5), "surname": "S" * (3 << 20)}
+    url, headers = api_stack.gateway_url, api_stack.bearer("provider")
+    # when it is posted alone, and in a batch after a record that fits
+    alone = httpx.post(f"{url}/v1/events/person", json=huge, headers=headers, timeout=30)
+    events = [{"record_type": "person", "record": r} for r in (_person_json(6), huge)]
+    batch = httpx.post(f"{url}/v1/events:batch", json={"events": events}, headers=headers, timeout=30)
+    # then never a 500: the oversized record is refused by name, the one that fits is accepted
+    assert (alone.status_code, alone.json()["error"]) == (413, "record_too_large")
+    assert batch.status_code == 207, batch.text
+    assert [r["status"] for r in batch.json()["results"]] == [201, 413]
+
+
 TRAVERSALS = [
     "..%2F..%2Fetc%2Fpasswd",
     "%2e%2e%2f%2e%2e%2fetc%2fpasswd",

@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +19,12 @@ from bus.audit.db import ArchiveStore
 from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT, AuditEntry, Decision
 from bus.audit.keys import load_trusted_keys, public_key_path
 from bus.audit.verify import VerifyReport, verify_archive
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.engine import LocalBroker
 from bus.event.serde import AvroSerde
 from bus.event.topics import TopicSpec
 from bus.ids import SchemaId, TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
+from tests.support.eventually import eventually
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 CONSUMERS = ("tax", "police", "health", None)
@@ -143,7 +143,7 @@ class AuditWorld:
     async def archive(self, db_url: str, expected: int, **overrides: object) -> Archiver:
         """Run an archiver until ``expected`` rows are in the database, then stop it."""
         async with self.running(db_url, **overrides) as archiver:
-            await until(lambda: rows_in(db_url, expected))
+            await eventually(lambda: rows_in(db_url, expected))
         return archiver
 
     async def verify(self, db_url: str, **kwargs: object) -> VerifyReport:
@@ -184,13 +184,6 @@ async def rows_in(db_url: str, expected: int) -> bool:
     return await asyncio.to_thread(count) >= expected
 
 
-async def until(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
-
-
 @pytest.fixture(scope="session")
 def audit_schema_id(registry_url: str, operator_token: str) -> SchemaId:
     return register_audit_schema(registry_url, operator_token)
@@ -210,14 +203,14 @@ ARCHIVED = 600
 
 @pytest.fixture(scope="module")
 def archived(
-    embedded_broker: EmbeddedBroker,
+    session_broker: LocalBroker,
     registry_url: str,
     audit_schema_id: SchemaId,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AuditWorld:
     """600 entries archived once per test module (a checkpoint every 50 rows per partition)."""
     world = AuditWorld(
-        embedded_broker.settings(),
+        session_broker.settings(),
         registry_url,
         audit_schema_id,
         uuid.uuid4().hex[:10],

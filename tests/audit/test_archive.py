@@ -15,8 +15,10 @@ from sqlalchemy import text
 from bus.audit.checkpoint import Checkpoint
 from bus.audit.db import ArchiveStore
 from bus.kafka.client import make_consumer, read_to_end
-from tests.audit.conftest import AuditWorld, rows_in, until
+from tests.audit.conftest import AuditWorld, rows_in
+from tests.engine import PROFILE
 from tests.postgres import PostgresServer
+from tests.support.eventually import eventually
 
 
 def chains(db_url: str) -> dict[int, list[tuple[int, str]]]:
@@ -104,7 +106,7 @@ async def test_a_failed_sql_transaction_commits_no_offsets_and_is_archived_after
         assert await committed(audit) == {}
         # when the database recovers
         sql(store, "DROP TRIGGER refuse")
-        await until(lambda: rows_in(url, 300), timeout_s=60)
+        await eventually(lambda: rows_in(url, 300), timeout_s=60)
     # then every entry is archived once, gap-free, and the committed offsets reach the end
     assert_contiguous(chains(url))
     assert sum((await committed(audit)).values()) == 300
@@ -119,12 +121,12 @@ async def test_kill_9_mid_archive_then_restart_leaves_no_gap_and_no_duplicate(au
         "bus", "audit", "archive",
         "--db", url, "--key", str(audit.key_file), "--max-batch", "500", "--checkpoint-every", "1000",
         "--group", f"archiver-{audit.unique}", "--registry", audit.registry_url,
-        "--bootstrap", audit.settings.bootstrap, "--profile", "embedded",
+        "--bootstrap", audit.settings.bootstrap, "--profile", PROFILE,
         "--topic", audit.topic, "--checkpoint-topic", audit.checkpoint_topic,
     ]  # fmt: skip
     # when it is killed with SIGKILL part-way
     with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
-        await until(lambda: rows_in(url, 2000), timeout_s=60)
+        await eventually(lambda: rows_in(url, 2000), timeout_s=60)
         os.kill(proc.pid, signal.SIGKILL)
     store = ArchiveStore(url)
     before = store.count()

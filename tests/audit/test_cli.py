@@ -12,6 +12,7 @@ from bus.audit.db import ArchiveStore
 from bus.audit.keys import public_key_path
 from bus.cli.audit import app
 from tests.audit.conftest import ARCHIVED, AuditWorld
+from tests.engine import PROFILE
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -19,7 +20,7 @@ runner = CliRunner(env={"COLUMNS": "200"})
 def verify_argv(world: AuditWorld, db: str) -> list[str]:
     return [
         "verify", "--db", db, "--trusted-key", str(public_key_path(world.key_file)),
-        "--bootstrap", world.settings.bootstrap, "--profile", "embedded",
+        "--bootstrap", world.settings.bootstrap, "--profile", PROFILE,
         "--topic", world.topic, "--checkpoint-topic", world.checkpoint_topic,
     ]  # fmt: skip
 

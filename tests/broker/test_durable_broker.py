@@ -8,11 +8,12 @@ import signal
 from pathlib import Path
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 
 from bus.broker.datadir import DataDirInUse
 from bus.broker.embedded import EmbeddedBroker
 from bus.event.topics import TopicSpec
+from bus.ids import TopicName
 from bus.kafka.client import (
     KafkaSettings,
     create_topics,
@@ -27,7 +28,7 @@ GROUP = "durability-group"
 
 
 async def create_topic(settings: KafkaSettings, partitions: int = 3) -> None:
-    await create_topics(settings, [TopicSpec(TOPIC, partitions)])
+    await create_topics(settings, [TopicSpec(TopicName(TOPIC), partitions)])
 
 
 async def produce(settings: KafkaSettings, start: int, count: int, *, partition: int | None = None) -> None:
@@ -78,7 +79,7 @@ async def committed_offsets(settings: KafkaSettings, partitions: int = 3) -> dic
         await consumer.stop()
 
 
-def values(records: list) -> list[bytes]:  # type: ignore[type-arg]
+def values(records: list[ConsumerRecord[bytes, bytes]]) -> list[bytes]:
     return sorted(r.value for r in records)
 
 

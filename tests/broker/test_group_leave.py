@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from bus.broker.engine import Engine
 from bus.event.topics import TopicSpec
+from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_admin, make_consumer
+from tests.engine import ENGINE
 
 
 async def _join_then_stop(settings: KafkaSettings, topic: str, group: str) -> int:
@@ -34,9 +37,10 @@ async def test_a_consumer_stopped_in_its_groups_first_generation_leaves_the_grou
 ) -> None:
     # given a topic and a group nobody has joined yet
     topic, group = f"leave-{unique}", f"leave-{unique}"
-    await create_topics(kafka_settings, [TopicSpec(topic, 2)])
-    # when a consumer joins (the embedded broker numbers this first generation 0) and stops
+    await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 2)])
+    # when a consumer joins (tansu numbers this first generation 0, which aiokafka would not leave
+    # from without the adapter's fix; Kafka numbers it 1) and stops
     generation = await _join_then_stop(kafka_settings, topic, group)
     # then it has left: the group is empty, and the next member need not wait for its session to expire
-    assert generation == 0
+    assert generation == (1 if ENGINE is Engine.KAFKA else 0)
     assert await _members(kafka_settings, group) == ("Empty", [])

@@ -6,6 +6,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from bus.event.topics import TopicSpec
+from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer, replayed_on_failure
 
 
@@ -14,7 +15,7 @@ async def test_a_batch_that_failed_is_returned_again_by_the_next_fetch(
 ) -> None:
     # given ten records on a two-partition topic and a consumer that fetched them
     topic = f"replay-{unique}"
-    await create_topics(kafka_settings, [TopicSpec(topic, 2)])
+    await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 2)])
     producer = make_producer(kafka_settings)
     await producer.start()
     try:
@@ -31,7 +32,7 @@ async def test_a_batch_that_failed_is_returned_again_by_the_next_fetch(
             for tp, records in (await consumer.getmany(timeout_ms=200)).items():
                 first.setdefault(tp, []).extend(records)
         # when handling them fails inside replayed_on_failure
-        with pytest.raises(RuntimeError), replayed_on_failure(consumer, first):  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError), replayed_on_failure(consumer, first):
             raise RuntimeError("the database is down")
         # then the next fetches return the same records again
         again: list[bytes] = []

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.engine import LocalBroker
+from tests.engine import local_broker
 
 _HERE = Path(__file__).parent
 SUMMARY_LINES: list[str] = []  # one per fault run, shown at the end of every test session
@@ -20,9 +21,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="module")
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """An in-memory tansu broker for this module only; never killed (memory storage would lose topics)."""
-    broker = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("fault-broker"))
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """An ephemeral broker of the suite's engine for this module only; never killed (it would lose topics)."""
+    broker = local_broker(log_dir=tmp_path_factory.mktemp("fault-broker"))
     asyncio.run(broker.start())
     try:
         yield broker

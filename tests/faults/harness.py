@@ -40,9 +40,10 @@ from bus.directory.tokens import hash_token, new_token
 from bus.event.signing import key_id_for, private_key_pem, public_key_text
 from bus.event.topics import SystemTopic, dlq, spec_for
 from bus.gateway.consent_writer import record_consent
-from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, make_producer, read_to_end
+from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.webhooks.message import new_secret
+from tests.engine import BROKER_PROFILE, PROFILE
 from tests.faults.workload import Workload
 
 REPO = Path(__file__).resolve().parents[2]
@@ -206,7 +207,7 @@ class FaultRun:
         self.tmp = tmp
         self.profile = profile
         self.workload = Workload(unique, profile.subjects, profile.versions)
-        self.settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BrokerProfile.EMBEDDED)
+        self.settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BROKER_PROFILE)
         self.operator_token = f"operator-{new_token()}"
         self.registry_port, self.receiver_port = ports
         self.registry_url = f"http://127.0.0.1:{self.registry_port}"
@@ -238,7 +239,7 @@ class FaultRun:
 
     def _define_processes(self) -> None:
         w, b, r = self.workload, self.bootstrap, self.registry_url
-        common = ["--bootstrap", b, "--profile", "embedded"]
+        common = ["--bootstrap", b, "--profile", PROFILE]
         py = [sys.executable, "-m"]
         self.add(
             "receiver",
@@ -281,6 +282,8 @@ class FaultRun:
     async def _register_world(self) -> None:
         w = self.workload
         topic = f"ingress.{w.provider}.person"
+        # a fresh Kafka has no system topics (tansu made them on first use)
+        await create_topics(self.settings, [spec_for(t) for t in SystemTopic])
         async with httpx.AsyncClient() as client:
             response = await client.post(
                 f"{self.registry_url}/subjects/{topic}-value/versions",
@@ -356,7 +359,7 @@ class FaultRun:
         self.add(
             "registry",
             ["bus", "registry", "serve", "--port", str(self.registry_port), "--bootstrap", self.bootstrap,
-             "--profile", "embedded"],
+             "--profile", PROFILE],
             BUS_OPERATOR_TOKEN=self.operator_token,
         )  # fmt: skip
 
@@ -538,7 +541,7 @@ class FaultRun:
         verify = subprocess.run(
             ["bus", "audit", "verify", "--db", self.db_url, "--trusted-key",
              str(public_key_path(self.path("audit-key.pem"))), "--bootstrap", self.bootstrap,
-             "--profile", "embedded"],
+             "--profile", PROFILE],
             capture_output=True, text=True, env=self.env(), timeout=120, check=False,
         )  # fmt: skip
         if verify.returncode != 0:

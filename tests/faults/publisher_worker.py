@@ -16,15 +16,16 @@ import sys
 from pathlib import Path
 
 from bus.event.signing import private_key_from_pem
-from bus.kafka.client import BrokerProfile, KafkaSettings
+from bus.kafka.client import KafkaSettings
 from connectors.sdk import Publisher
+from tests.engine import BROKER_PROFILE
 from tests.faults.workload import Workload
 
 
 async def main(argv: list[str]) -> None:
     bootstrap, registry, spool, key_file, unique, subjects, versions, progress, pace = argv
     workload = Workload(unique, int(subjects), int(versions))
-    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BrokerProfile.EMBEDDED)
+    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BROKER_PROFILE)
     progress_file = Path(progress)
     done = int(progress_file.read_text() or 0) if progress_file.exists() else 0
     async with Publisher(

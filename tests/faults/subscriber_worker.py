@@ -13,13 +13,14 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bus.kafka.client import BrokerProfile, KafkaSettings
+from bus.kafka.client import KafkaSettings
 from bus.subscriber import Subscriber, Update
+from tests.engine import BROKER_PROFILE
 
 
 async def main(argv: list[str]) -> None:
     bootstrap, registry, agency, token, agreement, store, out = argv
-    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BrokerProfile.EMBEDDED)
+    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BROKER_PROFILE)
     async with Subscriber(
         agency, token, bootstrap=settings, registry=registry, store_path=Path(store)
     ) as subscriber:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.engine import LocalBroker
 from bus.broker.ports import free_port
 from tests.faults.conftest import SUMMARY_LINES
 from tests.faults.harness import CI, LONG, FaultRun, Profile, Summary
 
 
-def _run(broker: EmbeddedBroker, tmp_path: Path, profile: Profile) -> Summary:
+def _run(broker: LocalBroker, tmp_path: Path, profile: Profile) -> Summary:
     run = FaultRun(broker.bootstrap, tmp_path, profile, uuid.uuid4().hex[:8], (free_port(), free_port()))
     summary = run.run()
     SUMMARY_LINES.append(summary.line())
@@ -45,7 +45,7 @@ def _assert_nothing_lost_nothing_let_in(summary: Summary, kills: int) -> None:
 
 @pytest.mark.timeout(480)
 def test_ci_profile_loses_nothing_duplicates_nothing_and_lets_nothing_in(
-    own_broker: EmbeddedBroker, tmp_path: Path
+    own_broker: LocalBroker, tmp_path: Path
 ) -> None:
     # given 4,000 changes over 200 subjects, three agreements (SDK, webhook with consent, expired)
     # when the processor, publisher, subscriber, dispatcher and archiver are SIGKILLed 11 times at
@@ -59,7 +59,7 @@ def test_ci_profile_loses_nothing_duplicates_nothing_and_lets_nothing_in(
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_long_profile_loses_nothing_duplicates_nothing_and_lets_nothing_in(
-    own_broker: EmbeddedBroker, tmp_path: Path
+    own_broker: LocalBroker, tmp_path: Path
 ) -> None:
     # given 20,000 changes over 500 subjects; when 22 kills and the other faults hit the path
     summary = _run(own_broker, tmp_path, LONG)

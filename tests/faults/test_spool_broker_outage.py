@@ -15,20 +15,21 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.engine import LocalBroker
 from bus.broker.ports import free_port
 from bus.event.envelope import Envelope
 from bus.event.topics import spec_for
 from bus.kafka.client import create_topics, read_to_end
 from connectors.sdk import Change, Publisher
 from tests.conftest import REPO, running_registry
+from tests.engine import local_broker
 from tests.faults.workload import Workload
-from tests.processor.world import eventually
+from tests.support.eventually import eventually
 
 PROVIDER_VERSIONS = 4  # 4 versions of 50 subjects: 2 before the outage, 2 during
 
 
-async def _ids_on(broker: EmbeddedBroker, topic: str) -> set[str]:
+async def _ids_on(broker: LocalBroker, topic: str) -> set[str]:
     try:
         return {Envelope.from_headers(r.headers).id for r in await read_to_end(broker.settings(), topic)}
     except Exception:  # the topic does not exist (yet)
@@ -45,7 +46,7 @@ async def _outage(tmp_path: Path, *, durable: bool) -> tuple[set[str], set[str],
     data_dir = tmp_path / "data" if durable else None
     workload = Workload("outage", subjects=50, versions=PROVIDER_VERSIONS)
     topic = f"ingress.{workload.provider}.person"
-    broker = EmbeddedBroker(port=port, data_dir=data_dir, log_dir=tmp_path / "logs-1")
+    broker = local_broker(port=port, data_dir=data_dir, log_dir=tmp_path / "logs-1")
     await broker.start()
     operator = "operator-outage"
     with running_registry(broker.bootstrap, operator) as registry_url:
@@ -72,7 +73,7 @@ async def _outage(tmp_path: Path, *, durable: bool) -> tuple[set[str], set[str],
             await publisher.publish_many(during)
             depth = publisher.depth()
             # and comes back on the same port (same data dir when durable)
-            broker = EmbeddedBroker(port=port, data_dir=data_dir, log_dir=tmp_path / "logs-2")
+            broker = local_broker(port=port, data_dir=data_dir, log_dir=tmp_path / "logs-2")
             await broker.start()
             try:
                 if not durable:
@@ -87,7 +88,7 @@ async def _outage(tmp_path: Path, *, durable: bool) -> tuple[set[str], set[str],
     return {c.event_id for c in before if c.event_id}, wanted, found, depth
 
 
-async def _has(broker: EmbeddedBroker, topic: str, wanted: set[str]) -> bool:
+async def _has(broker: LocalBroker, topic: str, wanted: set[str]) -> bool:
     return wanted <= await _ids_on(broker, topic)
 
 

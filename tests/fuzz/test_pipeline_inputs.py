@@ -86,12 +86,15 @@ def mutate_frame(value: bytes, mutation: tuple[str, Any]) -> bytes:
             data[position % len(data)] ^= mask
         return bytes(data)
     if kind == "schema_id":
+        assert isinstance(arg, int), f"schema_id mutation wants an int, got {arg!r}"
         return value[:1] + arg.to_bytes(4, "big") + value[5:]
     if kind == "magic":
         return bytes([arg]) + value[1:]
     if kind == "append":
+        assert isinstance(arg, bytes), f"append mutation wants bytes, got {arg!r}"
         return value + arg
     position, extra = arg
+    assert isinstance(extra, bytes), f"insert mutation wants bytes, got {extra!r}"
     position %= len(value) + 1
     return value[:position] + extra + value[position:]
 

@@ -11,22 +11,26 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bus.broker.engine import Engine
 from bus.broker.ports import free_port
-from tests.processes import bus, pids_with_arg, running_bus, wait_until_gone
+from tests.engine import ENGINE, PROFILE
+from tests.processes import BROKER_LINE, bus, pid_gone, running_bus
 
 
 @pytest.fixture
-def broker_up() -> Iterator[tuple[subprocess.Popen[str], str]]:
+def broker_up() -> Iterator[tuple[subprocess.Popen[str], str, int]]:
+    """``bus broker up`` of the suite's engine: the process, the bootstrap address, the broker's pid."""
     with running_bus("broker", "up", "--ephemeral", "--port", str(free_port())) as (proc, out):
-        yield proc, out.wait_for(r"broker ready at (\S+)")[1]
+        found = out.wait_for(BROKER_LINE)
+        yield proc, found[1], int(found[2])
 
 
-def test_broker_up_then_create_then_list(broker_up: tuple[subprocess.Popen[str], str]) -> None:
+def test_broker_up_then_create_then_list(broker_up: tuple[subprocess.Popen[str], str, int]) -> None:
     # given `bus broker up` running in another shell
-    _, bootstrap = broker_up
+    _, bootstrap, _ = broker_up
     # when a topic is created and topics are listed through it
     created = bus(
-        "topics", "create", "ingress.civil-registry.person", "--bootstrap", bootstrap, "--profile", "embedded"
+        "topics", "create", "ingress.civil-registry.person", "--bootstrap", bootstrap, "--profile", PROFILE
     )
     listed = bus("topics", "list", "--bootstrap", bootstrap)
     # then the topic exists with the ingress layout
@@ -37,26 +41,26 @@ def test_broker_up_then_create_then_list(broker_up: tuple[subprocess.Popen[str],
     assert "ingress" in listed.stdout
 
 
-def test_status_reports_the_single_tansu_node(broker_up: tuple[subprocess.Popen[str], str]) -> None:
-    _, bootstrap = broker_up
+def test_status_reports_the_single_local_node(broker_up: tuple[subprocess.Popen[str], str, int]) -> None:
+    _, bootstrap, _ = broker_up
     result = bus("broker", "status", "--bootstrap", bootstrap)
     assert result.returncode == 0, result.stderr
-    assert f"brokers 111@{bootstrap}" in result.stdout
+    node_id = 1 if ENGINE is Engine.KAFKA else 111  # tansu names its one node 111
+    assert f"brokers {node_id}@{bootstrap}" in result.stdout
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
-def test_stopping_broker_up_leaves_no_tansu_behind(
-    broker_up: tuple[subprocess.Popen[str], str], sig: signal.Signals
+def test_stopping_broker_up_leaves_no_broker_behind(
+    broker_up: tuple[subprocess.Popen[str], str, int], sig: signal.Signals
 ) -> None:
-    # given a running `bus broker up` and its tansu child
-    proc, bootstrap = broker_up
-    listener = f"tcp://{bootstrap} "
-    assert pids_with_arg(listener), "tansu child should be running"
-    # when the parent gets the signal
+    # given a running `bus broker up` and its broker child (a JVM on Kafka, tansu otherwise)
+    proc, _, pid = broker_up
+    assert not pid_gone(pid, timeout_s=0), "the broker child should be running"
+    # when the parent gets the signal (SIGKILL included: the child has a parent-death signal)
     proc.send_signal(sig)
-    proc.wait(timeout=20)
+    proc.wait(timeout=30)
     # then the broker process is gone too
-    assert wait_until_gone(listener, timeout_s=15) == []
+    assert pid_gone(pid, timeout_s=30)
 
 
 def test_topics_without_a_broker_address_say_how_to_get_one() -> None:
@@ -82,7 +86,7 @@ def test_bus_up_demo_shows_who_received_what_within_30_seconds(tmp_path: Path) -
     started = time.monotonic()
     with running_bus(*args) as (proc, out):
         # when it has started and run the scenario
-        bootstrap = out.wait_for(r"embedded broker at (\S+)")[1]
+        pid = int(out.wait_for(BROKER_LINE)[2])
         out.wait_for(r"who received what", timeout_s=60)
         avoided = out.wait_for(r"paper certificates avoided so far: (\d+)", timeout_s=30)
         elapsed = time.monotonic() - started
@@ -91,7 +95,7 @@ def test_bus_up_demo_shows_who_received_what_within_30_seconds(tmp_path: Path) -
         assert int(avoided[1]) >= 1
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-        assert wait_until_gone(f"tcp://{bootstrap} ") == []
+        assert pid_gone(pid)
     assert "delivered" in "".join(out.lines)
     assert "consent_missing" in "".join(out.lines)
     print(f"demo table after {elapsed:.1f} s")  # the issue asks for < 30 s; reported, not asserted
@@ -112,7 +116,7 @@ def test_broker_up_keeps_topics_in_bus_data_across_restarts(tmp_path: Path) -> N
         bootstrap = out.wait_for(r"broker ready at (\S+)")[1]
         listed = bus("topics", "list", "--bootstrap", bootstrap)
         assert "ingress.civil-registry.person" in listed.stdout
-    assert (tmp_path / "bus-data" / "objects").is_dir()
+    assert (tmp_path / "bus-data" / ("kafka" if ENGINE is Engine.KAFKA else "objects")).is_dir()
 
 
 def test_second_broker_up_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:

@@ -9,11 +9,12 @@ import httpx
 import pytest
 
 from bus.broker.ports import free_port
+from tests.engine import PROFILE
 from tests.processes import running_bus
 
 
 def _commands(bootstrap: str, registry: str, tmp: Path) -> dict[str, list[str]]:
-    common = ["--bootstrap", bootstrap, "--profile", "embedded", "--registry", registry]
+    common = ["--bootstrap", bootstrap, "--profile", PROFILE, "--registry", registry]
     return {
         "processor": ["processor", "run", "--group", f"ops-{tmp.name}", *common],
         "webhooks": ["webhooks", "run", "--group", f"ops-{tmp.name}", *common],

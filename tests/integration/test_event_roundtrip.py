@@ -16,8 +16,9 @@ from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_p
 
 PERSON_ID = SchemaId(1)
 TOPIC = topics.ingress("civil-registry", "person")
+IIN = "851122404567"
 PERSON = {
-    "iin": "851122404567",
+    "iin": IIN,
     "surname": "Sadykova",
     "given_name": "Aigerim",
     "patronymic": None,
@@ -81,7 +82,7 @@ async def test_updated_person_round_trips_headers_key_and_value(
         system="gbd-fl",
         record_name="gov.civil.Person",
         kind=ChangeKind.UPDATED,
-        subject=PERSON["iin"],
+        subject=IIN,
         sequence=3,
         changed=["registered_address"],
     )
@@ -89,13 +90,13 @@ async def test_updated_person_round_trips_headers_key_and_value(
     message = await produce_and_fetch(
         kafka_settings,
         person_topic,
-        PERSON["iin"].encode(),
+        IIN.encode(),
         serde.encode(PERSON_ID, PERSON, topic=person_topic),
         sent,
     )
     # then key, headers and decoded value equal what was sent
     decoded = serde.decode(message.value, topic=person_topic)
-    assert message.key == PERSON["iin"].encode()
+    assert message.key == IIN.encode()
     assert Envelope.from_headers(message.headers) == sent
     assert decoded is not None
     assert decoded.record == PERSON
@@ -111,11 +112,11 @@ async def test_tombstone_round_trips_as_a_delete(
         system="gbd-fl",
         record_name="gov.civil.Person",
         kind=ChangeKind.DELETED,
-        subject=PERSON["iin"],
+        subject=IIN,
         sequence=4,
     )
     # when it crosses the broker
-    message = await produce_and_fetch(kafka_settings, person_topic, PERSON["iin"].encode(), None, sent)
+    message = await produce_and_fetch(kafka_settings, person_topic, IIN.encode(), None, sent)
     # then it is still a tombstone with a deleted envelope
     received = Envelope.from_headers(message.headers)
     assert message.value is None

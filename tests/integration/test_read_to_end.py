@@ -6,11 +6,12 @@ import pytest
 
 from bus.errors import BrokerError
 from bus.event.topics import TopicSpec
+from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 
 
 async def create(settings: KafkaSettings, name: str, partitions: int) -> None:
-    await create_topics(settings, [TopicSpec(name, partitions)])
+    await create_topics(settings, [TopicSpec(TopicName(name), partitions)])
 
 
 async def test_returns_every_record_across_batches_and_partitions(

@@ -13,9 +13,11 @@ from bus.event.envelope import ChangeKind
 from bus.policy.consent import ConsentStatus
 from bus.processor.backfill_request import BackfillStatus, backfill
 from connectors.sdk import Change
+from tests.engine import PROFILE
 from tests.people import person
 from tests.processes import bus
-from tests.processor.world import World, eventually, update
+from tests.processor.world import World, update
+from tests.support.eventually import eventually
 
 FIELDS = ("iin", "surname", "registered_address")
 PEOPLE = 5000
@@ -163,7 +165,7 @@ async def test_cli_shows_progress_and_a_summary(world: World) -> None:
     async with world.processor():
         # when an operator runs `bus backfill`
         result = await asyncio.to_thread(
-            bus, "backfill", tax.id, "--bootstrap", world.settings.bootstrap, "--profile", "embedded"
+            bus, "backfill", tax.id, "--bootstrap", world.settings.bootstrap, "--profile", PROFILE
         )
     # then it finishes with the counts
     assert result.returncode == 0, result.stderr

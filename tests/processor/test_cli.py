@@ -11,10 +11,12 @@ from bus.event.topics import SystemTopic
 from bus.kafka.client import KafkaSettings, read_to_end
 from bus.policy.agreements_view import AgreementsView
 from tests.conftest import REPO
+from tests.engine import PROFILE
 from tests.people import person
 from tests.processes import bus
 from tests.processor.test_dead_letters import send_raw
-from tests.processor.world import World, eventually
+from tests.processor.world import World
+from tests.support.eventually import eventually
 
 
 def write_agreement(folder: Path, world: World, name: str, fields: list[str]) -> None:
@@ -36,7 +38,7 @@ def test_apply_adds_then_revokes_a_removed_file(world: World, kafka_bootstrap: s
     folder.mkdir()
     write_agreement(folder, world, "tax", ["iin", "surname"])
     write_agreement(folder, world, "social", ["iin", "registered_address"])
-    args = ("--registry", world.registry_url, "--bootstrap", kafka_bootstrap, "--profile", "embedded")
+    args = ("--registry", world.registry_url, "--bootstrap", kafka_bootstrap, "--profile", PROFILE)
     # when it is validated and applied, then one file is removed and it is applied again
     validated = bus("agreements", "validate", str(folder), "--registry", world.registry_url)
     first = bus("agreements", "apply", str(folder), *args)
@@ -72,7 +74,7 @@ async def test_dlq_list_shows_the_reason_and_replay_reinjects_unchanged(
     async with world.processor():
         await send_raw(world, person(40)["iin"], b"\x07garbage")
         await eventually(world.dead_letters)
-    args = ("--bootstrap", kafka_bootstrap, "--profile", "embedded")
+    args = ("--bootstrap", kafka_bootstrap, "--profile", PROFILE)
     # when it is listed and replayed
     listed = await asyncio.to_thread(bus, "dlq", "list", world.provider, *args)
     replayed = await asyncio.to_thread(bus, "dlq", "replay", world.provider, *args)

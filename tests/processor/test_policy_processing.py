@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -14,7 +15,8 @@ from bus.event.envelope import ChangeKind, Envelope
 from bus.policy.consent import ConsentStatus
 from connectors.sdk import Change
 from tests.people import person
-from tests.processor.world import TODAY, World, eventually, update
+from tests.processor.world import TODAY, World, update
+from tests.support.eventually import eventually, until
 
 TAX_FIELDS = ("iin", "surname", "given_name", "registered_address")
 HEALTH_FIELDS = ("iin", "surname", "given_name", "birth_date")
@@ -77,7 +79,7 @@ async def test_update_reaches_exactly_the_entitled_agencies_with_exactly_their_f
     assert tax_entry["legal_basis"] == tax.legal_basis
 
 
-async def _complete(world: World, count: int) -> list[dict[str, object]] | None:
+async def _complete(world: World, count: int) -> list[dict[str, Any]] | None:
     entries = await world.audit()
     return entries if len(entries) >= count else None
 
@@ -119,11 +121,18 @@ async def test_revoking_consent_stops_the_next_delivery_without_restart(world: W
     await world.apply(health)
     citizen = person(5)
     await world.consent(citizen["iin"], health.consumer, health.purpose, ConsentStatus.GRANTED)
-    async with world.processor():
+    async with world.processor() as processor:
         await world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen))
         await eventually(lambda: world.deliveries(health))
         await world.consent(citizen["iin"], health.consumer, health.purpose, ConsentStatus.REVOKED)
-        await _wait_a_little()
+        await until(  # the processor's consent view has applied the revocation
+            lambda: (
+                processor.consent.state_at(
+                    citizen["iin"], health.consumer, health.purpose, dt.datetime.now(dt.UTC)
+                )
+                is ConsentStatus.REVOKED
+            )
+        )
         await world.publish(update(citizen, ["surname"], surname="Renamed"))
         audit = await eventually(lambda: _complete(world, 2))
     assert [e["reason"] for e in audit] == [None, "consent_revoked"]
@@ -134,11 +143,11 @@ async def test_revoking_an_agreement_stops_the_next_delivery_without_restart(wor
     tax = world.agreement("tax", TAX_FIELDS)
     await world.apply(tax)
     citizen = person(6)
-    async with world.processor():
+    async with world.processor() as processor:
         await world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen))
         await eventually(lambda: world.deliveries(tax))
         await world.apply(revoke=[tax.id])
-        await _wait_a_little()
+        await until(lambda: tax.id in processor.agreements.revoked)  # the processor's view has it
         await world.publish(update(citizen, ["surname"], surname="Renamed"))
         audit = await eventually(lambda: _complete(world, 2))
     assert [e["reason"] for e in audit] == [None, "revoked"]
@@ -164,12 +173,9 @@ async def test_a_delete_is_delivered_as_a_tombstone_to_previous_recipients(world
     assert [m.value is None for m in got] == [False, True]
 
 
-async def _at_least(pending: object, count: int) -> object:
-    records = await pending  # type: ignore[misc]
+T = TypeVar("T")
+
+
+async def _at_least(pending: Awaitable[list[T]], count: int) -> list[T] | None:
+    records = await pending
     return records if len(records) >= count else None
-
-
-async def _wait_a_little() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.5)  # the processor follows bus.consent / bus.agreements asynchronously

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,16 +169,6 @@ class World:
             if isinstance(entry, dict) and entry["provider"] == self.provider:
                 entries.append(entry)
         return entries
-
-
-async def eventually(check: Callable[[], Any], *, timeout_s: float = 30.0) -> Any:
-    """Poll an async check until it returns something truthy (the processor works asynchronously)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.2)
 
 
 def update(person: dict[str, Any], changed: Sequence[str], **fields: Any) -> Change:

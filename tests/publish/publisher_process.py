@@ -11,15 +11,16 @@ from pathlib import Path
 
 from bus.event.envelope import ChangeKind
 from bus.event.signing import private_key_from_pem
-from bus.kafka.client import BrokerProfile, KafkaSettings
+from bus.kafka.client import KafkaSettings
 from connectors.sdk import Change, Publisher
+from tests.engine import BROKER_PROFILE
 from tests.people import person
 
 
 async def main(
     mode: str, bootstrap: str, registry: str, agency: str, spool: str, key_pem: bytes, count: int
 ) -> None:
-    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BrokerProfile.EMBEDDED)
+    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BROKER_PROFILE)
     key = private_key_from_pem(key_pem)
     async with Publisher(
         agency, "gbd-fl", key, bootstrap=settings, registry=registry, spool_path=Path(spool)

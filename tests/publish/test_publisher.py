@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.broker.embedded import EmbeddedBroker
 from bus.broker.ports import free_port
 from bus.errors import BrokerError, RecordInvalidError, UnknownRecordTypeError
 from bus.event.envelope import ChangeKind, Envelope
 from bus.event.signed_event import verify_event
 from bus.event.signing import Verifier, key_id_for, private_key_pem
 from bus.event.topics import spec_for
-from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, read_to_end
+from bus.kafka.client import KafkaSettings, create_topics, read_to_end
 from connectors.sdk import Change, Publisher, SyncPublisher
 from connectors.sdk._spool import Spool
 from tests.conftest import REPO
+from tests.engine import BROKER_PROFILE, PROFILE, local_broker
 from tests.people import person
 
 
@@ -60,9 +60,9 @@ async def test_changes_published_while_the_broker_is_down_all_arrive_once_in_ord
 ) -> None:
     # given a durable broker that knows the topic but is stopped
     port, data = free_port(), tmp_path / "broker"
-    async with EmbeddedBroker(port=port, data_dir=data) as broker:
+    async with local_broker(port=port, data_dir=data) as broker:
         await create_topic(broker.settings(), topic)
-    settings = KafkaSettings(bootstrap=f"127.0.0.1:{port}", broker_profile=BrokerProfile.EMBEDDED)
+    settings = KafkaSettings(bootstrap=f"127.0.0.1:{port}", broker_profile=BROKER_PROFILE)
     people = [person(n) for n in range(100)]
     async with Publisher(
         agency,
@@ -88,7 +88,7 @@ async def test_changes_published_while_the_broker_is_down_all_arrive_once_in_ord
             )
         assert publisher.depth() == 10_000
         # and the broker comes back
-        async with EmbeddedBroker(port=port, data_dir=data) as broker:
+        async with local_broker(port=port, data_dir=data) as broker:
             await publisher.flush(timeout_s=180)
             records = await read_to_end(broker.settings(), topic)
     # then every change arrived exactly once, each key's changes in order
@@ -200,6 +200,17 @@ async def test_a_record_that_does_not_match_its_schema_names_every_bad_field(pub
     assert publisher.depth() == 0
 
 
+async def test_a_bad_field_inside_a_nested_record_is_named_by_its_full_path(publisher: Publisher) -> None:
+    # given a record whose registered address lacks its building number
+    address = {k: v for k, v in person(12)["registered_address"].items() if k != "building"}
+    record = person(12, sex="UNKNOWN", registered_address=address)
+    # when it is published / then the problem names the nested field as the gateway does, nothing spooled
+    with pytest.raises(RecordInvalidError, match=r"registered_address\.building") as info:
+        await publisher.updated("person", record["iin"], record)
+    assert [path for path, _ in info.value.problems] == ["sex", "registered_address.building"]
+    assert publisher.depth() == 0
+
+
 async def test_an_unknown_record_type_names_the_subject(publisher: Publisher, agency: str) -> None:
     with pytest.raises(UnknownRecordTypeError, match=f"ingress.{agency}.vehicle-value"):
         await publisher.updated("vehicle", "XTA21150064123456", {"vin": "XTA21150064123456"})
@@ -251,7 +262,7 @@ def test_bus_publish_from_a_shell_delivers_a_signed_change(
     from tests.processes import bus
 
     asyncio.run(create_topic(kafka_settings, topic))
-    broker = ("--bootstrap", kafka_bootstrap, "--profile", "embedded")
+    broker = ("--bootstrap", kafka_bootstrap, "--profile", PROFILE)
     assert bus("agencies", "add", agency, "--name", "Civil registry", *broker).returncode == 0
     keygen = bus("agencies", "keygen", agency, "--out", str(tmp_path / "key.pem"), *broker)
     assert keygen.returncode == 0, keygen.stderr

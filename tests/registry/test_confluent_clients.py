@@ -62,9 +62,13 @@ def test_lookup_fetch_by_id_and_latest_version(client: SchemaRegistryClient, sub
     found = client.lookup_schema(subject, avro(V1))
     latest = client.get_latest_version(subject)
     assert (found.schema_id, found.version) == (schema_id, 1)
-    assert json.loads(client.get_schema(schema_id).schema_str) == V1
+    fetched = client.get_schema(schema_id).schema_str
+    assert fetched is not None, f"schema {schema_id} came back without schema_str"
+    assert json.loads(fetched) == V1
     assert latest.version == 2
-    assert json.loads(latest.schema.schema_str) == V2
+    latest_str = latest.schema.schema_str
+    assert latest_str is not None, f"latest version of {subject} came back without schema_str"
+    assert json.loads(latest_str) == V2
 
 
 def test_set_and_get_subject_compatibility(client: SchemaRegistryClient, subject: str) -> None:

@@ -9,6 +9,7 @@ import httpx
 
 from bus.registry.catalogue import load_catalogue
 from tests.conftest import REPO
+from tests.engine import PROFILE
 from tests.processes import bus
 
 
@@ -96,11 +97,11 @@ def test_agency_added_by_cli_can_register_its_own_subject(
         "--bootstrap",
         kafka_bootstrap,
         "--profile",
-        "embedded",
+        PROFILE,
     )
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip().splitlines()[-1]
-    listed = bus("agencies", "list", "--bootstrap", kafka_bootstrap, "--profile", "embedded")
+    listed = bus("agencies", "list", "--bootstrap", kafka_bootstrap, "--profile", PROFILE)
     assert agency in listed.stdout
     assert token not in listed.stdout
     # when it registers a schema for its own ingress topic with that token
@@ -137,7 +138,7 @@ def test_adding_an_existing_agency_needs_rotate(kafka_bootstrap: str, unique: st
         "--bootstrap",
         kafka_bootstrap,
         "--profile",
-        "embedded",
+        PROFILE,
     )
     assert bus(*args).returncode == 0
     again = bus(*args)

@@ -12,7 +12,7 @@ import random
 import uuid
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from bus.audit.db import ArchiveStore, AuditRow
 
@@ -75,7 +75,7 @@ def seed_rows(count: int, seed: int = 14) -> list[dict[str, Any]]:
                 )
         partition = rng.randrange(3)
         for decision in decisions:
-            consumer = decision.get("consumer")
+            row_consumer = decision.get("consumer")
             rows.append(
                 {
                     "kafka_partition": partition,
@@ -86,10 +86,10 @@ def seed_rows(count: int, seed: int = 14) -> list[dict[str, Any]]:
                     "reason": decision.get("reason"),
                     "subject": subject,
                     "provider": provider,
-                    "consumer": consumer,
-                    "agreement_id": f"{provider}-to-{consumer}" if consumer else None,
-                    "purpose": "p" if consumer else None,
-                    "legal_basis": "law" if consumer else None,
+                    "consumer": row_consumer,
+                    "agreement_id": f"{provider}-to-{row_consumer}" if row_consumer else None,
+                    "purpose": "p" if row_consumer else None,
+                    "legal_basis": "law" if row_consumer else None,
                     "record_type": record_type,
                     "fields": ["iin"] if decision["decision"] in ("delivered", "backfilled") else [],
                     "event_id": event_id,
@@ -107,7 +107,9 @@ def seed_archive(url: str, count: int, seed: int = 14) -> ArchiveStore:
     store = ArchiveStore(url)
     store.migrate()
     rows = seed_rows(count, seed)
+    table = AuditRow.__table__
+    assert isinstance(table, Table), f"AuditRow.__table__ is a {type(table).__name__}, not a Table"
     with store.engine.begin() as connection:
         for start in range(0, len(rows), 5000):
-            connection.execute(insert(AuditRow.__table__), rows[start : start + 5000])
+            connection.execute(insert(table), rows[start : start + 5000])
     return store

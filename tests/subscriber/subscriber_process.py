@@ -14,8 +14,9 @@ import signal
 import sys
 from pathlib import Path
 
-from bus.kafka.client import BrokerProfile, KafkaSettings
+from bus.kafka.client import KafkaSettings
 from bus.subscriber import Subscriber, Update
+from tests.engine import BROKER_PROFILE
 
 
 async def main(
@@ -28,7 +29,7 @@ async def main(
     out: str,
     kill_after: int,
 ) -> None:
-    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BrokerProfile.EMBEDDED)
+    settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BROKER_PROFILE)
     handed = 0
     async with Subscriber(
         agency, token, bootstrap=settings, registry=registry, store_path=Path(store)

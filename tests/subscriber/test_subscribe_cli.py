@@ -6,9 +6,11 @@ import asyncio
 from pathlib import Path
 
 from bus.subscriber import Subscriber
+from tests.engine import PROFILE
 from tests.people import person
 from tests.processes import bus
-from tests.processor.world import World, eventually, update
+from tests.processor.world import World, update
+from tests.support.eventually import eventually
 
 
 async def _one_delivery(world: World) -> tuple[str, str]:
@@ -27,7 +29,7 @@ def _operator(world: World) -> dict[str, str]:
 
 def _subscribe(world: World, agreement: str) -> list[str]:
     return [
-        "subscribe", agreement, "--bootstrap", world.settings.bootstrap, "--profile", "embedded",
+        "subscribe", agreement, "--bootstrap", world.settings.bootstrap, "--profile", PROFILE,
         "--registry", world.registry_url,
     ]  # fmt: skip
 

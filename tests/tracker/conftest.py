@@ -7,20 +7,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.engine import LocalBroker
 from tests.processor.world import World
 from tests.tracker.stack import Stack
 
 
 @pytest.fixture(scope="module")
 def stack(
-    embedded_broker: EmbeddedBroker,
+    session_broker: LocalBroker,
     registry_url: str,
     operator_token: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("tracker")
-    world = World(embedded_broker.settings(), registry_url, operator_token, uuid.uuid4().hex[:10], tmp)
+    world = World(session_broker.settings(), registry_url, operator_token, uuid.uuid4().hex[:10], tmp)
     running = Stack(world, tmp)
     try:
         running.start()

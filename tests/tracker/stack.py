@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics
 from bus.policy.agreement import Agreement
 from tests.processor.world import World
+from tests.support.eventually import until
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -154,7 +154,11 @@ class Stack:
         gateway = await start_gateway(world.settings, world, self.tmp, self.db_url, self._exit)
         self.gateway, self.url = gateway, f"http://127.0.0.1:{gateway.settings.port}"
         for token in self.tokens.values():  # the gateway follows bus.agencies
-            await until(lambda t=token: gateway.directory.authenticate(f"Bearer {t}") is not None)
+
+            def known(t: str = token) -> bool:
+                return gateway.directory.authenticate(f"Bearer {t}") is not None
+
+            await until(known)
         await world.apply(self.tax, self.health)
         await self._exit.enter_async_context(world.processor())
 
@@ -204,21 +208,3 @@ async def _cancel_the_rest() -> None:
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
-
-
-async def until(check: Callable[[], bool], *, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
-def eventually(check: Callable[[], T | None], *, timeout_s: float = 30.0, every_s: float = 0.05) -> T:
-    """Poll a synchronous check until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(every_s)

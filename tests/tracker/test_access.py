@@ -13,7 +13,8 @@ from bus.kafka.client import read_to_end
 from bus.policy.consent import ConsentStatus
 from connectors.sdk import Change
 from tests.people import person
-from tests.tracker.stack import Stack, eventually
+from tests.support.eventually import eventually_sync
+from tests.tracker.stack import Stack
 
 A, B, NOBODY = person(9101), person(9102), person(9103)
 
@@ -25,7 +26,11 @@ def scenario(stack: Stack) -> Stack:
     stack.run(world.consent(A["iin"], stack.health.consumer, stack.health.purpose, ConsentStatus.GRANTED))
     stack.run(world.publish(*(Change(ChangeKind.CREATED, "person", p["iin"], p) for p in (A, B))))
     for citizen in (A, B):
-        eventually(lambda c=citizen: len(items(stack, c["iin"], "auditor")) == 2)
+
+        def decided(c: dict[str, Any] = citizen) -> bool:
+            return len(items(stack, c["iin"], "auditor")) == 2
+
+        eventually_sync(decided)
     return stack
 
 

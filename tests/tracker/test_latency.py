@@ -14,7 +14,8 @@ from bus.event.envelope import ChangeKind
 from connectors.sdk import Change
 from tests.people import person
 from tests.processor.world import update
-from tests.tracker.stack import Stack, eventually
+from tests.support.eventually import eventually_sync
+from tests.tracker.stack import Stack
 
 
 def health_items(stack: Stack, key: str) -> list[dict[str, Any]]:
@@ -29,12 +30,12 @@ def test_a_revoke_turns_the_next_delivery_into_a_consent_revoked_refusal(stack: 
     consent = {"subject": citizen["iin"], "consumer": stack.health.consumer, "purpose": stack.health.purpose}
     assert stack.post("/v1/consent", "portal", {**consent, "action": "grant"}).status_code == 201
     [created] = stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
-    eventually(lambda: any(i["event_id"] == created for i in health_items(stack, citizen["iin"])))
+    eventually_sync(lambda: any(i["event_id"] == created for i in health_items(stack, citizen["iin"])))
     # when the person revokes, and then the civil registry changes their surname
     revoked = stack.post("/v1/consent", "portal", {**consent, "action": "revoke"}).json()
     [renamed] = stack.run(stack.world.publish(update(citizen, ["surname"], surname="Renamed")))
     # then the tracker shows that change refused for consent_revoked, decided after the revoke
-    refusal = eventually(
+    refusal = eventually_sync(
         lambda: next((i for i in health_items(stack, citizen["iin"]) if i["event_id"] == renamed), None)
     )
     assert (refusal["decision"], refusal["reason"], refusal["fields"]) == ("denied", "consent_revoked", [])

@@ -16,7 +16,8 @@ from bus.gateway.page import COOKIE
 from connectors.sdk import Change
 from tests.people import person
 from tests.processor.world import update
-from tests.tracker.stack import Stack, eventually
+from tests.support.eventually import eventually_sync
+from tests.tracker.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -53,7 +54,7 @@ def test_a_person_revokes_consent_and_sees_the_next_change_refused(
     consent = {"subject": citizen["iin"], "consumer": stack.health.consumer, "purpose": stack.health.purpose}
     assert stack.post("/v1/consent", "portal", {**consent, "action": "grant"}).status_code == 201
     [created] = stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
-    eventually(lambda: _decided(stack, citizen["iin"], created) == 2)
+    eventually_sync(lambda: _decided(stack, citizen["iin"], created) == 2)
 
     # given the person's page, opened through the portal (demo sign-in: the token once, in the URL)
     page: Page = browser.new_page()
@@ -88,7 +89,7 @@ def test_a_person_revokes_consent_and_sees_the_next_change_refused(
 def test_the_page_is_accessible_in_kazakh(stack: Stack, browser: BrowserContext) -> None:
     citizen = person(9502)
     [created] = stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
-    eventually(lambda: _decided(stack, citizen["iin"], created) == 2)
+    eventually_sync(lambda: _decided(stack, citizen["iin"], created) == 2)
     browser.add_cookies([{"name": COOKIE, "value": stack.tokens["portal"], "url": stack.url}])
     page = browser.new_page()
     page.set_extra_http_headers({"Accept-Language": "kk-KZ,kk;q=0.9,ru;q=0.8"})

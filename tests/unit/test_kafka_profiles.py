@@ -45,7 +45,7 @@ def test_sasl_settings_reach_the_client_config() -> None:
         security_protocol="SASL_SSL",
         sasl_mechanism="SCRAM-SHA-512",
         sasl_username="bus-processor",
-        sasl_password="s3cret",  # type: ignore[arg-type]
+        sasl_password="s3cret",
     )
     config = producer_config(sasl)
     assert config["sasl_mechanism"] == "SCRAM-SHA-512"
@@ -62,7 +62,7 @@ def test_a_misspelled_setting_is_refused() -> None:
 def test_settings_are_read_from_bus_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUS_BOOTSTRAP", "10.0.0.1:9092")
     monkeypatch.setenv("BUS_BROKER_PROFILE", "embedded")
-    loaded = KafkaSettings()  # type: ignore[call-arg]
+    loaded = KafkaSettings()
     assert (loaded.bootstrap, loaded.broker_profile) == ("10.0.0.1:9092", BrokerProfile.EMBEDDED)
 
 

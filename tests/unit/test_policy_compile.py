@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from bus.errors import ConfigError, RecordInvalidError
 from bus.policy.agreement import Agreement, load_agreements
-from bus.policy.compile import CompiledAgreement, changed_paths, compile_agreement
+from bus.policy.compile import CompiledAgreement, changed_paths, compile_agreement, compile_for_version
 from tests.people import person
 
 REPO = Path(__file__).resolve().parents[2]
@@ -400,3 +400,24 @@ def test_every_deploy_agreement_derives_a_schema_both_avro_libraries_accept() ->
     schemas = {path.stem: json.loads(path.read_text()) for path in (REPO / "schemas").rglob("*.avsc")}
     for made in load_agreements(REPO / "deploy" / "agreements"):
         assert_valid_for_both_avro_libraries(compile_agreement(made, schemas[made.record_type]).schema)
+
+
+def test_a_schema_version_without_a_granted_field_projects_to_the_granted_fields_it_has() -> None:
+    # given a provider schema version that no longer has given_name, which the agreement grants
+    version = {**PERSON, "fields": [f for f in PERSON["fields"] if f["name"] != "given_name"]}
+    # when the agreement is compiled for that version
+    built, missing = compile_for_version(
+        agreement("iin", "given_name", "registered_address.building"), version
+    )
+    # then the missing grant is named and the delivery schema holds the rest
+    assert missing == ("given_name",)
+    assert [f["name"] for f in built.schema["fields"]] == ["iin", "registered_address"]
+
+
+def test_a_schema_version_without_a_where_path_cannot_be_compiled() -> None:
+    # given a provider schema version without sex, on which the agreement's where condition is
+    version = {**PERSON, "fields": [f for f in PERSON["fields"] if f["name"] != "sex"]}
+    women = agreement("iin", "surname", where={"sex": {"eq": "FEMALE"}})
+    # when / then it is refused, naming the agreement and the path: an unchecked condition is never met
+    with pytest.raises(ConfigError, match=r"civil-to-tax.*'sex'"):
+        compile_for_version(women, version)

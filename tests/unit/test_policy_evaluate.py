@@ -256,6 +256,7 @@ def test_a_deletion_is_sent_as_a_tombstone_to_an_agreement_that_received_the_sub
     event = facts(ChangeKind.DELETED, delivered_before=frozenset({"civil-to-tax"}))
     [decision] = decide(event, TAX)
     assert decision == Deliver(TAX, None)
+    assert isinstance(decision, Deliver)
     assert decision.fields == ()
 
 

@@ -175,3 +175,30 @@ def test_problems_lists_every_bad_field(serde: AvroSerde, person: dict[str, Any]
 
 def test_a_valid_record_has_no_problems(serde: AvroSerde, person: dict[str, Any]) -> None:
     assert serde.problems(PERSON_ID, person) == []
+
+
+def test_problems_name_a_bad_array_item_by_its_index_and_check_a_reused_named_type() -> None:
+    # given a schema whose array holds records, and a named enum used twice (defined once, then referenced)
+    schema = {
+        "type": "record",
+        "name": "Household",
+        "fields": [
+            {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B"]}},
+            {"name": "other_kind", "type": "Kind"},
+            {
+                "name": "members",
+                "type": {
+                    "type": "array",
+                    "items": {
+                        "type": "record",
+                        "name": "Member",
+                        "fields": [{"name": "iin", "type": "string"}],
+                    },
+                },
+            },
+        ],
+    }
+    serde = AvroSerde({SchemaId(1): schema}.get)
+    record = {"kind": "A", "other_kind": "B", "members": [{"iin": "1"}, {"iin": 2}]}
+    # when the record is checked / then only the bad item's field is named, by its full path
+    assert [path for path, _ in serde.problems(SchemaId(1), record)] == ["members[1].iin"]

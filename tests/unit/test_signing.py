@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -589,8 +589,18 @@ def test_event_digest_refuses_text_that_is_not_utf8_encodable() -> None:
 # --- layering -------------------------------------------------------------------------------
 
 
+class DigestFields(TypedDict):
+    source: str
+    event_id: str
+    ce_type: str
+    subject: str
+    time: str
+    sequence: int | None
+    value: bytes | None
+
+
 def test_event_digest_covers_bus_changed() -> None:
-    base = {
+    base: DigestFields = {
         "source": "/agencies/a/s",
         "event_id": "e",
         "ce_type": "t.updated",

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.engine import LocalBroker
 from bus.policy.agreement import Agreement
 from bus.wallet.materialise import WalletMaterialiser, WalletSettings
 from bus.wallet.store import WALLET
 from tests.processor.world import World
-from tests.tracker.stack import Stack, until
+from tests.support.eventually import until
+from tests.tracker.stack import Stack
 
 PURPOSE = "personal data portability"
 WALLET_FIELDS = ("iin", "surname", "given_name", "birth_date", "registered_address")
@@ -62,13 +63,13 @@ class WalletStack:
 
 @pytest.fixture(scope="package")  # one running bus for tests/wallet (a few seconds to start)
 def wallet(
-    embedded_broker: EmbeddedBroker,
+    session_broker: LocalBroker,
     registry_url: str,
     operator_token: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WalletStack]:
     tmp = tmp_path_factory.mktemp("wallet")
-    world = World(embedded_broker.settings(), registry_url, operator_token, uuid.uuid4().hex[:10], tmp)
+    world = World(session_broker.settings(), registry_url, operator_token, uuid.uuid4().hex[:10], tmp)
     stack = Stack(world, tmp)
     try:
         stack.start()

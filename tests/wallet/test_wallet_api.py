@@ -12,7 +12,8 @@ from bus.wallet.store import WALLET
 from connectors.sdk import Change
 from tests.people import person
 from tests.processor.world import update
-from tests.tracker.stack import Stack, eventually
+from tests.support.eventually import eventually_sync
+from tests.tracker.stack import Stack
 from tests.wallet.conftest import PURPOSE, WalletStack
 
 
@@ -57,7 +58,7 @@ def test_after_consent_an_address_change_reaches_the_wallet(wallet: WalletStack)
     token = wallet_token(stack, citizen["iin"])
     consent(stack, citizen["iin"], "grant")
     stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
-    eventually(lambda: records(stack, citizen["iin"], token))
+    eventually_sync(lambda: records(stack, citizen["iin"], token))
     # when the civil registry records a move
     moved = {**citizen["registered_address"], "settlement": "Astana", "region": "Astana", "building": "55"}
     started = time.monotonic()
@@ -65,7 +66,7 @@ def test_after_consent_an_address_change_reaches_the_wallet(wallet: WalletStack)
         stack.world.publish(update(citizen, ["registered_address"], registered_address=moved))
     )
     # then the wallet shows the new address, with the provider and the time of the change
-    [item] = eventually(
+    [item] = eventually_sync(
         lambda: [r for r in records(stack, citizen["iin"], token) if r["event_id"] == event_id], every_s=0.02
     )
     print(f"address change visible in the wallet after {time.monotonic() - started:.3f} s")
@@ -86,7 +87,7 @@ def test_another_citizens_token_cannot_read_a_wallet(wallet: WalletStack) -> Non
     stack, owner, other = wallet.stack, person(9502), person(9503)
     consent(stack, owner["iin"], "grant")
     stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", owner["iin"], owner)))
-    eventually(lambda: records(stack, owner["iin"], wallet_token(stack, owner["iin"])))
+    eventually_sync(lambda: records(stack, owner["iin"], wallet_token(stack, owner["iin"])))
     # another person's wallet token, no wallet token, a forged one: 403, naming why
     others = read(stack, owner["iin"], wallet_token(stack, other["iin"]))
     assert others.status_code == 403
@@ -111,7 +112,7 @@ def test_a_wallet_token_is_only_issued_for_a_valid_iin(wallet: WalletStack) -> N
 def test_without_consent_nothing_reaches_the_wallet(wallet: WalletStack) -> None:
     stack, citizen = wallet.stack, person(9504)
     [event_id] = stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
-    refusal = eventually(
+    refusal = eventually_sync(
         lambda: next((i for i in tracker_items(stack, citizen["iin"]) if i["event_id"] == event_id), None)
     )
     assert (refusal["decision"], refusal["reason"]) == ("denied", "consent_missing")
@@ -123,17 +124,17 @@ def test_after_a_revoke_the_next_change_is_refused_and_the_wallet_forgets(wallet
     token = wallet_token(stack, citizen["iin"])
     consent(stack, citizen["iin"], "grant")
     stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
-    eventually(lambda: records(stack, citizen["iin"], token))
+    eventually_sync(lambda: records(stack, citizen["iin"], token))
     # when the person revokes, and then the civil registry changes their surname
     consent(stack, citizen["iin"], "revoke")
     [renamed] = stack.run(stack.world.publish(update(citizen, ["surname"], surname="Renamed")))
     # then the tracker shows that change refused for consent_revoked
-    refusal = eventually(
+    refusal = eventually_sync(
         lambda: next((i for i in tracker_items(stack, citizen["iin"]) if i["event_id"] == renamed), None)
     )
     assert (refusal["decision"], refusal["reason"], refusal["fields"]) == ("denied", "consent_revoked", [])
     # and the wallet no longer holds what it received under that consent
-    eventually(lambda: records(stack, citizen["iin"], token) == [])
+    eventually_sync(lambda: records(stack, citizen["iin"], token) == [])
 
 
 def test_a_delete_removes_the_record_from_the_wallet(wallet: WalletStack) -> None:
@@ -141,6 +142,6 @@ def test_a_delete_removes_the_record_from_the_wallet(wallet: WalletStack) -> Non
     token = wallet_token(stack, citizen["iin"])
     consent(stack, citizen["iin"], "grant")
     stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
-    eventually(lambda: records(stack, citizen["iin"], token))
+    eventually_sync(lambda: records(stack, citizen["iin"], token))
     stack.run(stack.world.publish(Change(ChangeKind.DELETED, "person", citizen["iin"], None)))
-    eventually(lambda: records(stack, citizen["iin"], token) == [])
+    eventually_sync(lambda: records(stack, citizen["iin"], token) == [])

@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ from bus.directory.publish import put_agency
 from bus.event.envelope import ChangeKind, Envelope
 from bus.event.serde import AvroSerde
 from bus.event.topics import SystemTopic, deliver, dlq_webhook, spec_for
+from bus.ids import SchemaId
 from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.agreement import Agreement
 from bus.processor.outputs import delivery_headers
@@ -60,7 +61,7 @@ class HookWorld:
     unique: str
     secret: str
     receiver: Receiver
-    schema_id: int = 0
+    schema_id: SchemaId = field(default=SchemaId(0))  # set by setup()
 
     @property
     def agency(self) -> str:
@@ -86,7 +87,7 @@ class HookWorld:
             headers={"Authorization": f"Bearer {self.operator_token}"},
         )
         assert response.status_code == 200, response.text
-        self.schema_id = int(response.json()["id"])
+        self.schema_id = SchemaId(int(response.json()["id"]))
         await self.register(self.receiver.url, self.secret, horizon_s=horizon_s)
 
     async def register(self, url: str, secret: str, *, horizon_s: float | None = None) -> None:

@@ -17,6 +17,7 @@ from bus.event.topics import dlq_webhook
 from bus.kafka.client import KafkaSettings, make_producer, read_to_end
 from bus.webhooks.parking import parked_headers
 from bus.webhooks.registration import current_directory
+from tests.engine import PROFILE
 from tests.processes import LineReader
 
 runner = CliRunner()
@@ -25,7 +26,7 @@ runner = CliRunner()
 def webhooks(*args: str, settings: KafkaSettings) -> tuple[int, str]:
     from bus.cli.webhooks import app
 
-    args = (*args, "--bootstrap", settings.bootstrap, "--profile", "embedded")
+    args = (*args, "--bootstrap", settings.bootstrap, "--profile", PROFILE)
     result = runner.invoke(app, args, env={"COLUMNS": "250", "NO_COLOR": "1"})
     return result.exit_code, result.output
 
@@ -130,7 +131,7 @@ def test_run_starts_and_stops_on_sigint(
     }
     code = "from bus.cli.webhooks import app; app(prog_name='bus webhooks')"
     args = ["run", "--group", f"hooks-{unique}", "--registry", registry_url]
-    args += ["--bootstrap", kafka_settings.bootstrap, "--profile", "embedded"]
+    args += ["--bootstrap", kafka_settings.bootstrap, "--profile", PROFILE]
     with subprocess.Popen(
         [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from bus.event.envelope import ChangeKind
 from bus.event.serde import frame
 from bus.webhooks.message import new_secret
-from tests.processor.world import eventually
+from tests.support.eventually import eventually
 from tests.webhooks.conftest import RECORD_NAME, HookWorld, Sent
 from tests.webhooks.receiver import Answer, Call
 

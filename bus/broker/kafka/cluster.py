@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import shutil
 import signal
@@ -20,8 +21,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
+from bus.broker.datadir import lock_data_dir
 from bus.broker.kafka.config import HOST, NodeAddress, render, server_properties
 from bus.broker.kafka.install import LOG4J2, Installation, installed, kafka_version
 from bus.broker.ports import free_port, is_free
@@ -85,6 +87,7 @@ class KafkaCluster:
         self.nodes: list[KafkaNode] = []
         self.cluster_id = ""
         self.installation: Installation | None = None
+        self._lock: IO[str] | None = None
 
     # --- what clients need --------------------------------------------------------------------
 
@@ -130,6 +133,8 @@ class KafkaCluster:
                 hint="run `bus broker install` once (fetches it from Maven Central), or use --engine tansu",
             )
         self.installation = found
+        if self.data_dir is not None:
+            self._lock = lock_data_dir(self.data_dir)  # one cluster (or tansu) per data dir
         if self._root is None:
             self._temp = Path(tempfile.mkdtemp(prefix="bus-kafka-"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -151,9 +156,10 @@ class KafkaCluster:
         except (OSError, ValueError):
             state = {}
         ports: list[list[int]] = state.get("ports", [])
-        if len(ports) != self.size or not all(is_free(p, HOST) for pair in ports for p in pair):
+        asked = self._first_port is not None and (not ports or ports[0][0] != self._first_port)
+        if asked or len(ports) != self.size or not all(is_free(p, HOST) for pair in ports for p in pair):
             ports = self._new_ports()
-        self.cluster_id = state.get("cluster_id") or _cluster_id()
+        self.cluster_id = state.get("cluster_id") or new_cluster_id()
         addresses = [NodeAddress(i + 1, b, c) for i, (b, c) in enumerate(ports)]
         self.nodes = [KafkaNode(a, self.root / f"node-{a.node_id}") for a in addresses]
         for node in self.nodes:
@@ -163,9 +169,9 @@ class KafkaCluster:
         state_path.write_text(json.dumps({"cluster_id": self.cluster_id, "ports": ports, "nodes": self.size}))
 
     def _new_ports(self) -> list[list[int]]:
-        if self._first_port is not None:
-            return [[self._first_port + 2 * i, self._first_port + 2 * i + 1] for i in range(self.size)]
-        return [[free_port(HOST), free_port(HOST)] for _ in range(self.size)]
+        """Broker ports from ``--port`` (P, P+1, P+2) or free ones; controller ports are always free ones."""
+        first = self._first_port
+        return [[first + i if first else free_port(HOST), free_port(HOST)] for i in range(self.size)]
 
     def _java(self, main: str, *args: str, node: KafkaNode) -> list[str]:
         assert self.installation is not None
@@ -234,6 +240,8 @@ class KafkaCluster:
         for node in live:  # a plain connect first: aiokafka logs every refused connection as an error
             _, writer = await asyncio.wait_for(asyncio.open_connection(HOST, node.address.broker_port), 1.0)
             writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
         admin = make_admin(KafkaSettings(bootstrap=",".join(n.address.bootstrap for n in live)))
         try:
             await asyncio.wait_for(admin.start(), 5.0)
@@ -250,6 +258,9 @@ class KafkaCluster:
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)
             self._temp = None
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()
 
     @staticmethod
     def _terminate(node: KafkaNode) -> None:
@@ -286,6 +297,9 @@ class KafkaCluster:
         await self.stop()
 
 
-def _cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (as ``random-uuid``)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (as ``random-uuid``), never
+    starting with "-" (Kafka's Uuid.randomUuid rule: the tools would read it as an option)."""
+    while (found := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return found

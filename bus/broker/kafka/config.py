@@ -26,7 +26,7 @@ def cluster_settings(nodes: int) -> dict[str, str]:
         "share.coordinator.state.topic.replication.factor": str(replicas),
         "share.coordinator.state.topic.min.isr": str(min_isr),
         "auto.create.topics.enable": "false",
-        "num.partitions": "1",
+        "unclean.leader.election.enable": "false",
     }
 
 
@@ -36,6 +36,7 @@ LOCAL_SETTINGS = {
     "group.initial.rebalance.delay.ms": "0",
     "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
     "log.cleaner.threads": "1",
+    "log.cleaner.backoff.ms": "1000",  # check for dirty logs every second (default 15 s)
     "num.io.threads": "4",
     "num.network.threads": "2",
     "num.recovery.threads.per.data.dir": "1",

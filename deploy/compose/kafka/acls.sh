@@ -18,6 +18,7 @@ acl --allow-principal User:bus.gateway --operation Read --topic bus.agencies --r
 acl --allow-principal User:bus.gateway --operation Write --topic bus.audit.reads --resource-pattern-type literal  # who looked at a citizen's tracker
 acl --allow-principal User:bus.gateway --operation Read --topic bus.consent --resource-pattern-type literal  # consent wallet: current state and changes
 acl --allow-principal User:bus.gateway --operation Write --topic bus.consent --resource-pattern-type literal  # consent wallet: current state and changes
+acl --allow-principal User:bus.gateway --operation DescribeConfigs --topic ingress. --resource-pattern-type prefixed  # max.message.bytes: refuse a record too large
 acl --allow-principal User:bus.gateway --operation Write --topic ingress. --resource-pattern-type prefixed  # HTTP ingestion on behalf of agencies
 
 # User:bus.operator

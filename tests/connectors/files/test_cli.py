@@ -14,6 +14,7 @@ from bus.cli import connect
 from bus.event.signing import private_key_pem
 from bus.kafka.client import KafkaSettings, read_to_end
 from tests.connectors.files.exports import register, write_csv
+from tests.engine import PROFILE
 
 runner = CliRunner()
 bus = typer.Typer()
@@ -33,7 +34,7 @@ def connect_csv(
     return [
         "connect", "csv", str(export), "--type", "person", "--key", "iin", "--mapping", str(mapping),
         "--agency", agency, "--spool", str(work / "spool.sqlite"), "--registry", registry_url,
-        "--bootstrap", kafka_bootstrap, "--profile", "embedded", "--wait-s", "120", *extra,
+        "--bootstrap", kafka_bootstrap, "--profile", PROFILE, "--wait-s", "120", *extra,
     ]  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from bus.demo.civil_registry_db import citizen, populate
 from tests.conftest import REPO
 from tests.connectors.postgres.conftest import Cdc
 from tests.connectors.postgres.workload import build, check
+from tests.engine import PROFILE
 from tests.postgres import PostgresServer
 from tests.processes import LineReader, running_process
 
@@ -34,7 +35,7 @@ def connector_process(cdc: Cdc, bootstrap: str) -> Iterator[tuple[subprocess.Pop
         "--registry",
         cdc.registry_url,
         "--profile",
-        "embedded",
+        PROFILE,
     ]
     with running_process(argv, cwd=REPO) as running:
         yield running
