@@ -18,7 +18,7 @@ from bench.engine import local_broker
 from bus.broker.ports import free_port
 from bus.directory.tokens import new_token
 from bus.gateway.service import GatewayService, GatewaySettings
-from bus.kafka.client import KafkaSettings
+from bus.kafka.client import KafkaSettings, create_system_topics
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.service import RegistryService, RegistrySettings
 
@@ -78,6 +78,7 @@ class InProcessBus:
 async def in_process_bus() -> AsyncIterator[InProcessBus]:
     operator = new_token()
     async with local_broker() as broker, contextlib.AsyncExitStack() as exit_stack:
+        await create_system_topics(broker.settings())
         tmp = Path(exit_stack.enter_context(tempfile.TemporaryDirectory()))
         settings = broker.settings()
         registry = RegistryService(settings, RegistrySettings(port=free_port(), operator_token=operator))

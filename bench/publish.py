@@ -17,7 +17,7 @@ from bus.event.envelope import ChangeKind
 from bus.event.serde import AvroSerde
 from bus.event.topics import spec_for
 from bus.ids import SchemaId
-from bus.kafka.client import KafkaSettings, create_topics, make_producer
+from bus.kafka.client import KafkaSettings, create_system_topics, create_topics, make_producer
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
 from bus.validate.iin import make_iin
@@ -67,6 +67,7 @@ async def _raw(settings: KafkaSettings, topic: str, values: list[tuple[bytes, by
 async def run(events: int) -> dict[str, Any]:
     token = new_token()
     async with local_broker() as broker:
+        await create_system_topics(broker.settings())
         settings = broker.settings()
         registry = RegistryService(settings, RegistrySettings(port=free_port(), operator_token=token))
         await registry.start()

@@ -28,7 +28,7 @@ from bus.directory.tokens import hash_token, new_token
 from bus.event.envelope import ChangeKind
 from bus.event.signing import key_id_for, private_key_pem, public_key_text
 from bus.event.topics import SystemTopic, spec_for
-from bus.kafka.client import KafkaSettings, create_topics, make_producer
+from bus.kafka.client import KafkaSettings, create_system_topics, create_topics, make_producer
 from bus.policy.agreement import Agreement
 from bus.registry.client import RegistryClient
 from bus.registry.service import RegistryService, RegistrySettings
@@ -73,6 +73,7 @@ class World:
 
     async def __aenter__(self) -> Self:
         await self.broker.__aenter__()
+        await create_system_topics(self.broker.settings())
         self.settings = self.broker.settings()
         self.registry = RegistryService(
             self.settings, RegistrySettings(port=free_port(), operator_token=self.token)

@@ -16,8 +16,7 @@ import pytest
 import tests.fuzz.profile  # noqa: F401  (registers the fuzz profiles before --hypothesis-profile is read)
 from bus.broker.engine import LocalBroker
 from bus.broker.ports import free_port
-from bus.event.topics import SystemTopic, spec_for
-from bus.kafka.client import KafkaSettings, create_topics
+from bus.kafka.client import KafkaSettings, create_system_topics
 from tests.engine import PROFILE, local_broker
 from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus
@@ -33,7 +32,7 @@ def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBr
     system topics ``bus up`` creates (Kafka, unlike tansu, does not create a topic on first use)."""
     broker = local_broker(log_dir=tmp_path_factory.mktemp("broker"))
     asyncio.run(broker.start())
-    asyncio.run(create_topics(broker.settings(), [spec_for(t) for t in SystemTopic]))
+    asyncio.run(create_system_topics(broker.settings()))
     try:
         yield broker
     finally:

@@ -35,7 +35,7 @@ from bus.directory.tokens import new_token
 from bus.event import topics
 from bus.gateway.service import GatewayService, GatewaySettings
 from bus.http.ops import Check, OpsServer
-from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics
+from bus.kafka.client import BrokerProfile, KafkaSettings, create_system_topics, create_topics
 from bus.metrics import EVENTS_INGESTED
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.catalogue import apply_catalogue
@@ -49,11 +49,6 @@ from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 
 console = Console()
 SOURCE_TREE = Path(__file__).resolve().parents[2]
-
-
-async def _create_system_topics(settings: KafkaSettings) -> None:
-    specs = [topics.spec_for(t) for t in topics.SystemTopic]
-    await create_topics(settings, specs)
 
 
 def up(
@@ -90,7 +85,7 @@ def up(
                 settings = broker.settings()
                 where = engine_line(choice, broker)
                 storage = storage_line(broker)
-            await _create_system_topics(settings)
+            await create_system_topics(settings)
             given_token = operator_token()
             token = given_token or new_token()
             registry_url = f"http://127.0.0.1:{registry_port}"

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.errors import BrokerError, BusError
-from bus.event.topics import TopicSpec
+from bus.event.topics import SystemTopic, TopicSpec, spec_for
 from bus.ids import TopicName
 
 BROKER_UNREACHABLE: tuple[type[Exception], ...] = (KafkaError, OSError, TimeoutError)
@@ -339,6 +339,11 @@ async def _wait_for_leaders(
             f"topics {', '.join(waiting)} were created but have no partition leaders after {timeout_s:.0f} s",
             hint="check that every broker of the cluster is up",
         )
+
+
+async def create_system_topics(settings: KafkaSettings) -> list[TopicName]:
+    """The ``bus.*`` topics every component expects (``bus up`` and test/bench set-ups create them first)."""
+    return await create_topics(settings, [spec_for(t) for t in SystemTopic])
 
 
 async def create_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list[TopicName]:

@@ -40,7 +40,7 @@ from bus.directory.tokens import hash_token, new_token
 from bus.event.signing import key_id_for, private_key_pem, public_key_text
 from bus.event.topics import SystemTopic, dlq, spec_for
 from bus.gateway.consent_writer import record_consent
-from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
+from bus.kafka.client import KafkaSettings, create_system_topics, create_topics, make_producer, read_to_end
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.webhooks.message import new_secret
 from tests.engine import BROKER_PROFILE, PROFILE
@@ -283,7 +283,7 @@ class FaultRun:
         w = self.workload
         topic = f"ingress.{w.provider}.person"
         # a fresh Kafka has no system topics (tansu made them on first use)
-        await create_topics(self.settings, [spec_for(t) for t in SystemTopic])
+        await create_system_topics(self.settings)
         async with httpx.AsyncClient() as client:
             response = await client.post(
                 f"{self.registry_url}/subjects/{topic}-value/versions",
