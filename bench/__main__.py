@@ -24,6 +24,7 @@ from rich.table import Table
 
 from bench import (
     broker_storage,
+    idle,
     latency,
     pipeline,
     pipeline_cpu,
@@ -38,7 +39,7 @@ from bus.broker.engine import Engine, choose
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker", "wallet")
-OLDER = ("broker_storage", "signing", "publish")
+OLDER = ("broker_storage", "signing", "publish", "idle")
 
 
 def machine() -> dict[str, Any]:
@@ -131,6 +132,7 @@ def main() -> None:
     scenario("broker_storage", lambda: asyncio.run(broker_storage.run(50_000 if quick else 200_000)))
     scenario("signing", lambda: signing.run(20_000 if quick else 100_000))
     scenario("publish", lambda: asyncio.run(publish.run(20_000 if quick else 100_000)))
+    scenario("idle", lambda: idle.run(seconds=60.0))
     scenario("soak", lambda: asyncio.run(soak.run(seconds=args.soak_seconds, rate=args.soak_rate)))
 
     previous: dict[str, Any] = {}
@@ -224,6 +226,16 @@ def table(scenarios: dict[str, Any]) -> Table:
         for key, value in scenarios.get(name, {}).items():
             if isinstance(value, float) and key not in ("seconds",):
                 add(name, key, value, ",.2f")
+    if "idle" in scenarios:
+        idle_bus = scenarios["idle"]
+        add(
+            "idle",
+            f"cores busy, `bus up` idle {idle_bus['window_s']:.0f} s",
+            idle_bus["cores_busy_total"],
+            ".3f",
+        )
+        for process, cores in idle_bus["cores_busy_by_process"].items():
+            add("idle", f"  of which {process}", cores, ".3f")
     if "broker_storage" in scenarios:
         for figure in scenarios["broker_storage"]["figures"]:
             add(

@@ -41,6 +41,7 @@ LOCAL_SETTINGS = {
     "num.network.threads": "2",
     "num.recovery.threads.per.data.dir": "1",
     "log.retention.check.interval.ms": "60000",
+    "metadata.max.idle.interval.ms": "5000",  # an idle controller appends a no-op every 5 s, not every 0.5 s
 }
 
 
