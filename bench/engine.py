@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bus.broker.embedded import EmbeddedBroker
 from bus.broker.engine import Engine, LocalBroker
-from bus.broker.kafka.cluster import KafkaCluster
+from bus.broker.engine import local_broker as engine_broker
 from bus.kafka.client import BrokerProfile
 
 
@@ -25,6 +24,4 @@ def profile() -> BrokerProfile:
 
 def local_broker(data_dir: Path | None = None) -> LocalBroker:
     """An ephemeral (or ``data_dir``-durable) single-node broker of the bench's engine."""
-    if engine() is Engine.KAFKA:
-        return KafkaCluster(nodes=1, data_dir=data_dir)
-    return EmbeddedBroker(data_dir=data_dir)
+    return engine_broker(engine(), port=None, data_dir=data_dir)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bus.broker.embedded import EmbeddedBroker
 from bus.broker.engine import Engine, LocalBroker
-from bus.broker.kafka.cluster import KafkaCluster
+from bus.broker.engine import local_broker as engine_broker
 from bus.broker.kafka.install import install, installed
 from bus.kafka.client import BrokerProfile
 
@@ -27,8 +26,6 @@ def local_broker(
 
     On a fresh machine the first Kafka broker fetches the pinned release once (``bus broker install``).
     """
-    if ENGINE is Engine.KAFKA:
-        if installed() is None:
-            install()
-        return KafkaCluster(nodes=1, data_dir=data_dir, port=port)
-    return EmbeddedBroker(port=port, data_dir=data_dir, log_dir=log_dir)
+    if ENGINE is Engine.KAFKA and installed() is None:
+        install()
+    return engine_broker(ENGINE, port=port, data_dir=data_dir, log_dir=log_dir)

@@ -54,8 +54,16 @@ def choose(engine: Engine) -> Choice:
     return Choice(Engine.KAFKA, f"Apache Kafka {kafka_version()} installed from Maven Central")
 
 
-def local_broker(engine: Engine, *, port: int | None, data_dir: Path | None, nodes: int = 1) -> LocalBroker:
-    """The broker of a resolved engine; ``data_dir=None`` keeps nothing after it stops."""
+def local_broker(
+    engine: Engine,
+    *,
+    port: int | None,
+    data_dir: Path | None,
+    nodes: int = 1,
+    log_dir: Path | None = None,
+) -> LocalBroker:
+    """The broker of a resolved engine; ``data_dir=None`` keeps nothing after it stops (``log_dir``: tansu's
+    logs elsewhere than the data dir; Kafka keeps each node's logs beside its data)."""
     if engine is Engine.AUTO:
         raise ConfigError("resolve --engine auto with choose() first")
     if engine is Engine.TANSU:
@@ -63,5 +71,5 @@ def local_broker(engine: Engine, *, port: int | None, data_dir: Path | None, nod
             raise ConfigError(
                 "the tansu engine runs one node", hint="use --engine kafka for a 3-node cluster"
             )
-        return EmbeddedBroker(port=port, data_dir=data_dir)
+        return EmbeddedBroker(port=port, data_dir=data_dir, log_dir=log_dir)
     return KafkaCluster(nodes=nodes, data_dir=data_dir, port=port)

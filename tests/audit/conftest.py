@@ -25,6 +25,7 @@ from bus.event.topics import TopicSpec
 from bus.ids import SchemaId, TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from tests.support.eventually import eventually
+from tests.support.running import running
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 CONSUMERS = ("tax", "police", "health", None)
@@ -129,16 +130,8 @@ class AuditWorld:
     @contextlib.asynccontextmanager
     async def running(self, db_url: str, **overrides: object) -> AsyncIterator[Archiver]:
         """A started archiver running in a task; stopped (final checkpoints) on exit."""
-        archiver = Archiver(self.settings, self.archive_settings(db_url, **overrides))
-        await archiver.start()
-        stop = asyncio.Event()
-        task = asyncio.create_task(archiver.run(stop))
-        try:
+        async with running(Archiver(self.settings, self.archive_settings(db_url, **overrides))) as archiver:
             yield archiver
-        finally:
-            stop.set()
-            await task
-            await archiver.stop()
 
     async def archive(self, db_url: str, expected: int, **overrides: object) -> Archiver:
         """Run an archiver until ``expected`` rows are in the database, then stop it."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -28,6 +27,7 @@ from bus.policy.agreement import Agreement
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.processor.service import Processor, ProcessorSettings
 from connectors.sdk import Change, Publisher
+from tests.support.running import running
 
 TODAY = dt.date.today()
 
@@ -127,16 +127,8 @@ class World:
             operator_token=self.operator_token,
             topic_pattern=rf"^ingress\.{self.provider}\..*",
         )
-        processor = Processor(self.settings, settings)
-        await processor.start()
-        stop = asyncio.Event()
-        task = asyncio.create_task(processor.run(stop))
-        try:
+        async with running(Processor(self.settings, settings)) as processor:
             yield processor
-        finally:
-            stop.set()
-            await task
-            await processor.stop()
 
     async def subscriber_agency(self, name: str) -> str:
         """Register the consumer agency ``name`` in the directory; returns its bearer token."""

@@ -28,6 +28,7 @@ from bus.processor.outputs import delivery_headers
 from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 from bus.webhooks.message import new_secret
 from tests.people import person
+from tests.support.running import running
 from tests.webhooks.receiver import Receiver, running_receiver
 
 PROJECTION = {
@@ -183,18 +184,10 @@ class HookWorld:
 
     @contextlib.asynccontextmanager
     async def dispatcher(self, **overrides: Any) -> AsyncIterator[WebhookDispatcher]:
-        import asyncio
-
-        dispatcher = WebhookDispatcher(self.settings, self.dispatcher_settings(**overrides))
-        await dispatcher.start()
-        stop = asyncio.Event()
-        task = asyncio.create_task(dispatcher.run(stop))
-        try:
+        async with running(
+            WebhookDispatcher(self.settings, self.dispatcher_settings(**overrides))
+        ) as dispatcher:
             yield dispatcher
-        finally:
-            stop.set()
-            await task
-            await dispatcher.stop()
 
 
 @pytest.fixture
