@@ -17,7 +17,7 @@ import tests.fuzz.profile  # noqa: F401  (registers the fuzz profiles before --h
 from bus.broker.engine import LocalBroker
 from bus.broker.ports import free_port
 from bus.kafka.client import KafkaSettings, create_system_topics
-from tests.engine import PROFILE, local_broker
+from tests.engine import PROFILE, local_broker, serving
 from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus
 from tests.processor.world import World
@@ -30,13 +30,9 @@ pytest_plugins = ["tests.support.guards"]
 def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
     """One ephemeral broker of the suite's engine (tests/engine.py) on free loopback ports, with the
     system topics ``bus up`` creates (Kafka, unlike tansu, does not create a topic on first use)."""
-    broker = local_broker(log_dir=tmp_path_factory.mktemp("broker"))
-    asyncio.run(broker.start())
-    asyncio.run(create_system_topics(broker.settings()))
-    try:
+    with serving(local_broker(log_dir=tmp_path_factory.mktemp("broker"))) as broker:
+        asyncio.run(create_system_topics(broker.settings()))
         yield broker
-    finally:
-        asyncio.run(broker.stop())
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,12 @@ Worker processes started by tests read the same variable, so they pick the same 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from bus.broker.engine import Engine, LocalBroker
 from bus.broker.engine import local_broker as engine_broker
@@ -29,3 +33,16 @@ def local_broker(
     if ENGINE is Engine.KAFKA and installed() is None:
         install()
     return engine_broker(ENGINE, port=port, data_dir=data_dir, log_dir=log_dir)
+
+
+B = TypeVar("B", bound=LocalBroker)
+
+
+@contextlib.contextmanager
+def serving(broker: B) -> Iterator[B]:
+    """A started broker for a synchronous (module or session) fixture; stopped when the block ends."""
+    asyncio.run(broker.start())
+    try:
+        yield broker
+    finally:
+        asyncio.run(broker.stop())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from bus.broker.embedded import EmbeddedBroker
 from bus.errors import BrokerError
 from bus.kafka.client import BrokerProfile, KafkaSettings, make_producer
+from tests.engine import serving
 from tests.processes import bus
 
 ROOT = Path(__file__).parents[2]
@@ -20,12 +20,8 @@ ROOT = Path(__file__).parents[2]
 @pytest.fixture(scope="module")
 def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     """A tansu broker of this module's own, whatever engine the session broker runs."""
-    broker = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("tansu"))
-    asyncio.run(broker.start())
-    try:
+    with serving(EmbeddedBroker(log_dir=tmp_path_factory.mktemp("tansu"))) as broker:
         yield broker
-    finally:
-        asyncio.run(broker.stop())
 
 
 async def test_a_kafka_profile_producer_on_the_embedded_broker_says_to_set_the_embedded_profile(

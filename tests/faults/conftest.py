@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bus.broker.engine import LocalBroker
-from tests.engine import local_broker
+from tests.engine import local_broker, serving
 
 _HERE = Path(__file__).parent
 SUMMARY_LINES: list[str] = []  # one per fault run, shown at the end of every test session
@@ -23,12 +22,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="module")
 def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
     """An ephemeral broker of the suite's engine for this module only; never killed (it would lose topics)."""
-    broker = local_broker(log_dir=tmp_path_factory.mktemp("fault-broker"))
-    asyncio.run(broker.start())
-    try:
+    with serving(local_broker(log_dir=tmp_path_factory.mktemp("fault-broker"))) as broker:
         yield broker
-    finally:
-        asyncio.run(broker.stop())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
