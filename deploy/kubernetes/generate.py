@@ -21,7 +21,6 @@ from typing import Any
 
 import yaml
 
-from bus.event import topics
 from bus.acl.render import kafka_acls_script, strimzi_users_yaml
 from bus.acl.rules import (
     ARCHIVER,
@@ -33,6 +32,7 @@ from bus.acl.rules import (
     Service,
     rules_for,
 )
+from bus.event import topics
 from bus.policy.agreement import Agreement, load_agreements
 
 REPO = Path(__file__).resolve().parents[2]

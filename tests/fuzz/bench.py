@@ -29,13 +29,13 @@ from hypothesis import strategies as st
 
 from bus.audit.entry import Decision
 from bus.event.envelope import ChangeKind
-from bus.event.serde import AvroSerde
+from bus.event.serde import AvroSerde, unframe
 from bus.event.signed_event import Draft, Signer, compose
 from bus.event.signing import Verifier, key_id_for
 from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
 from bus.policy.agreements_view import AgreementsView
-from bus.policy.compile import compile_agreement
+from bus.policy.compile import compile_agreement, compile_for_version
 from bus.policy.consent import ConsentRecord, ConsentStatus, ConsentView, consent_key
 from bus.policy.evaluate import DenyReason
 from bus.processor.pipeline import Pipeline, Result
@@ -100,6 +100,27 @@ CANONICAL = _canonical()
 PERSON = CANONICAL["person"]
 
 
+def _person_version(schema_id: int, change: str) -> Canonical:
+    """A later version of the person schema, as a provider would register it (BACKWARD-compatible)."""
+    fields = [dict(f) for f in PERSON.schema["fields"]]
+    if change == "surname_optional_nickname_added":
+        surname = next(f for f in fields if f["name"] == "surname")
+        surname.update(type=["null", "string"], default=None)
+        fields.append({"name": "nickname", "type": ["null", "string"], "default": None})
+    elif change == "phone_removed":  # granted to health-person: delivered without it, agreement flagged
+        fields = [f for f in fields if f["name"] != "phone"]
+    else:
+        raise AssertionError(change)
+    return Canonical("person", {**PERSON.schema, "fields": fields}, SchemaId(schema_id))
+
+
+PERSON_VERSIONS = {
+    "surname_optional_nickname_added": _person_version(50, "surname_optional_nickname_added"),
+    "phone_removed": _person_version(51, "phone_removed"),
+}
+"""Provider schema evolution (issue #25 item 2): events may be written with any of these versions."""
+
+
 def _agreement(name: str, canonical: Canonical, fields: Sequence[str], **overrides: Any) -> Agreement:
     values: dict[str, Any] = {
         "id": name,
@@ -133,7 +154,8 @@ def agreements() -> list[tuple[Agreement, Canonical]]:
 
 
 class FixedRoutes(Routes):
-    """Every agreement above, compiled, with derived schema ids (no registry calls)."""
+    """Every agreement above, compiled, with derived schema ids (no registry calls); the person
+    agreements also per later person version, as ``Routes.add_writers`` prepares them."""
 
     def __init__(self) -> None:
         super().__init__(AgreementsView(), RegistryClient("http://127.0.0.1:9"))
@@ -143,6 +165,14 @@ class FixedRoutes(Routes):
             self.routes.append(
                 Route(compiled, SchemaId(n), canonical.record_name, TopicName(agreement.delivery_topic))
             )
+        derived = 200
+        for version in PERSON_VERSIONS.values():
+            for base in self.for_type(PROVIDER, "person"):
+                compiled, missing = compile_for_version(base.compiled.agreement, version.schema)
+                self._writers[(compiled.agreement.id, version.schema_id)] = Route(
+                    compiled, SchemaId(derived), base.record_name, base.topic, missing
+                )
+                derived += 1
 
     def for_type(self, provider: str, record_type: str) -> list[Route]:
         return [
@@ -167,6 +197,7 @@ def pipeline() -> Pipeline:
 
 
 ROUTES = FixedRoutes()
+DELIVERY_SCHEMAS = ROUTES.delivery_schemas()
 
 
 def _build() -> Pipeline:
@@ -202,9 +233,10 @@ def _build() -> Pipeline:
         state=StateStore(),
         audit_schema_id=AUDIT_ID,
     )
-    built._texts.update({c.schema_id: json.dumps(c.schema) for c in CANONICAL.values()})
-    built._texts.update({r.schema_id: json.dumps(r.compiled.schema) for r in routes.routes})
-    built._subjects.update({c.schema_id: frozenset({f"{c.topic}-value"}) for c in CANONICAL.values()})
+    writers = [*CANONICAL.values(), *PERSON_VERSIONS.values()]
+    built._texts.update({c.schema_id: json.dumps(c.schema) for c in writers})
+    built._texts.update({i: json.dumps(schema) for i, schema in routes.delivery_schemas().items()})
+    built._subjects.update({c.schema_id: frozenset({f"{c.topic}-value"}) for c in writers})
     return built
 
 
@@ -334,6 +366,7 @@ def judge(
                 assert headers[name] == original[name], f"{name} differs from what was signed"
         if output.value is not None:
             granted = {path.split(".")[0] for path in agreement.fields}
-            projected = _decode(route.compiled.schema, output.value)
+            schema_id, _ = unframe(output.value)  # the projection of the version it was written with
+            projected = _decode(DELIVERY_SCHEMAS[schema_id], output.value)
             assert set(projected) <= granted, f"{set(projected) - granted} not granted to {agreement.id}"
     return "delivered" if deliveries else "denied"

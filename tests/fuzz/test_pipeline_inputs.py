@@ -14,7 +14,18 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from bus.event.serde import unframe
-from tests.fuzz.bench import CANONICAL, NOW, PERSON, consumer_record, encode, judge, pipeline, signed_headers
+from tests.fuzz.bench import (
+    CANONICAL,
+    NOW,
+    PERSON,
+    PERSON_VERSIONS,
+    consumer_record,
+    encode,
+    judge,
+    pipeline,
+    records_of,
+    signed_headers,
+)
 from tests.fuzz.profile import fuzz_settings
 from tests.people import person
 
@@ -121,8 +132,6 @@ def test_mutated_avro_bodies_of_every_canonical_schema_are_decided_with_a_reason
     data: st.DataObject, canonical: Any
 ) -> None:
     # given a record of any canonical type (random fields, so identifiers are mostly invalid) ...
-    from tests.fuzz.bench import records_of
-
     fields = data.draw(records_of(canonical))
     if canonical is PERSON and data.draw(st.booleans()):
         fields = person(data.draw(st.integers(0, 5000)))  # ... or a valid person, to reach the policy
@@ -203,3 +212,52 @@ def test_adversarial_headers_never_change_what_is_delivered_or_to_whom(
         assert {k: v for k, v in headers if k in SIGNED_NAMES} == {
             k: v for k, v in signed if k in SIGNED_NAMES
         }
+
+
+def _written_with(version: Any, citizen: dict[str, Any], surname: str | None) -> dict[str, Any]:
+    names = {f["name"] for f in version.schema["fields"]}
+    return {k: v for k, v in {**citizen, "surname": surname, "nickname": None}.items() if k in names}
+
+
+def test_an_event_written_with_a_later_version_is_delivered_in_that_versions_projection() -> None:
+    # given the provider's later person version in which surname is optional, and an event with it null
+    version = PERSON_VERSIONS["surname_optional_nickname_added"]
+    citizen = person(2)
+    value = encode(version, _written_with(version, citizen, None))
+    headers = signed_headers(value, citizen["iin"], canonical=version, changed=["surname"])
+    record = consumer_record(version.topic, citizen["iin"].encode(), value, headers)
+    # when the processor sees it; then it is delivered (not a processing_error), surname null
+    result = pipeline().process(record, NOW)
+    assert judge("schema_versions", record, result, signed=headers) == "delivered"
+    [tax] = [o.value for o in result.outputs if o.topic == "deliver.tax.tax-person"]
+    assert tax is not None
+    assert unframe(tax)[0] != PERSON.schema_id
+
+
+@fuzz_settings(0.5)
+@given(
+    data=st.data(),
+    version=st.sampled_from([PERSON, *PERSON_VERSIONS.values()]),
+    n=st.integers(0, 5000),
+    valid=st.sampled_from([True, True, False]),  # mostly valid persons, to reach the policy
+)
+def test_events_written_with_any_version_of_the_providers_schema_are_decided_with_a_reason(
+    data: st.DataObject, version: Any, n: int, valid: bool
+) -> None:
+    # given an event written with the provider's first or any later person version (valid persons
+    # with any surname, or arbitrary records of that version), signed by the provider
+    citizen = person(n)
+    if valid:
+        optional = version is PERSON_VERSIONS["surname_optional_nickname_added"]
+        surname = data.draw(st.none() | st.text(max_size=20)) if optional else citizen["surname"]
+        fields = _written_with(version, citizen, surname)
+    else:
+        fields = data.draw(records_of(version))
+    value = encode(version, fields)
+    key = str(fields.get("iin") or "k")
+    headers = signed_headers(
+        value, key, canonical=version, changed=data.draw(st.none() | st.just(["surname", "phone"]))
+    )
+    record = consumer_record(version.topic, key.encode(), value, headers)
+    # when the processor sees it; then it is decided with a reason, in the projection of its version
+    judge("schema_versions", record, pipeline().process(record, NOW), signed=headers)
