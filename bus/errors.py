@@ -84,6 +84,12 @@ class RecordInvalidError(BusError):
         self.problems = problems
 
 
+class RecordTooLargeError(BusError):
+    """One record, with its signature and headers, is larger than its topic takes; none of it was sent."""
+
+    code = "record_too_large"
+
+
 class UnknownRecordTypeError(BusError):
     code = "record_type_unknown"
 

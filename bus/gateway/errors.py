@@ -12,6 +12,7 @@ from bus.errors import (
     ConfigError,
     RecordInvalidError,
     RecordMismatchError,
+    RecordTooLargeError,
     UnknownRecordTypeError,
 )
 from bus.gateway.ratelimit import RateLimited
@@ -34,18 +35,13 @@ class PayloadTooLarge(BusError):
     code = "payload_too_large"
 
 
-class RecordTooLarge(PayloadTooLarge):
-    """One record (with its signature and headers) is larger than its topic takes."""
-
-    code = "record_too_large"
-
-
 _STATUS: list[tuple[type[BusError], int]] = [
     (NotAuthenticated, 401),
     (NotAllowed, 403),
     (UnknownRecordTypeError, 404),
     (IdempotencyConflict, 409),
     (PayloadTooLarge, 413),
+    (RecordTooLargeError, 413),
     (RateLimited, 429),
     (RecordInvalidError, 422),
     (RecordMismatchError, 422),

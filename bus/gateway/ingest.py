@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
-from bus.errors import BusError
+from bus.errors import BusError, RecordTooLargeError
 from bus.event.envelope import ChangeKind
 from bus.event.signed_event import Draft, Signer, compose
-from bus.gateway.errors import NotAllowed, NotAuthenticated, RecordTooLarge, error_body, status_of
+from bus.gateway.errors import NotAllowed, NotAuthenticated, error_body, status_of
 from bus.gateway.idempotency import IdempotencyCache, event_id_for
 from bus.gateway.ratelimit import RateLimiter
 from bus.ingest.prepare import Preparation, Prepared
@@ -130,7 +130,7 @@ class Ingestor:
         topic, key = ready.schema.topic, ready.key.encode()
         size, limit = record_bytes(key, ready.value, headers), await self._limits.limit(topic)
         if size > limit:
-            return RecordTooLarge(
+            return RecordTooLargeError(
                 f"the {ready.schema.record_name} record with key {ready.key!r} for topic {topic!r} is "
                 f"{size} bytes with its signature and CloudEvents headers; the limit is {limit} bytes "
                 "(the smaller of the producer's max_request_size and the topic's max.message.bytes)",
@@ -161,7 +161,7 @@ class Ingestor:
     def _refused(self, ready: Prepared, exc: KafkaError) -> BusError:
         topic = ready.schema.topic
         if isinstance(exc, MessageSizeTooLargeError | RecordListTooLargeError):
-            return RecordTooLarge(
+            return RecordTooLargeError(
                 f"the broker refused the {ready.schema.record_name} record with key {ready.key!r} "
                 f"for topic {topic!r} as too large: {exc}",
                 hint=f"nothing of this record was published; ask the bus operator for {topic}'s "

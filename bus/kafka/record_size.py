@@ -30,6 +30,9 @@ KAFKA_MAX_MESSAGE_BYTES = 1_048_588
 
 MAX_MESSAGE_BYTES_CONFIG = "max.message.bytes"
 
+DEFAULT_RECORD_LIMIT = min(MAX_REQUEST_BYTES, KAFKA_MAX_MESSAGE_BYTES)
+"""The largest record a bus producer may send to a topic with Kafka's default limit: known offline."""
+
 
 def record_bytes(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> int:
     """The size aiokafka and the broker count for this record alone in its batch, headers included."""

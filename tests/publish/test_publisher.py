@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.broker.ports import free_port
-from bus.errors import BrokerError, RecordInvalidError, UnknownRecordTypeError
+from bus.errors import BrokerError, RecordInvalidError, RecordTooLargeError, UnknownRecordTypeError
 from bus.event.envelope import ChangeKind, Envelope
 from bus.event.signed_event import verify_event
 from bus.event.signing import Verifier, key_id_for, private_key_pem
@@ -220,6 +220,25 @@ async def test_a_key_that_is_not_the_records_iin_is_rejected(publisher: Publishe
     with pytest.raises(RecordInvalidError, match="key") as info:
         await publisher.updated("person", person(2)["iin"], person(3))
     assert info.value.problems[0][0] == "key"
+
+
+async def test_a_record_no_produce_request_can_carry_is_refused_and_never_holds_back_the_spool(
+    publisher: Publisher, kafka_settings: KafkaSettings, topic: str
+) -> None:
+    # given a batch with a person whose surname alone is larger than a produce request may be
+    huge, good = person(5, surname="S" * (1 << 20)), person(6)
+    batch = [Change(ChangeKind.CREATED, "person", p["iin"], p) for p in (good, huge)]
+    # when it is published
+    with pytest.raises(RecordTooLargeError, match="the limit is 1048576 bytes") as info:
+        await publisher.publish_many(batch)
+    # then the record, its topic and the limit are named, and nothing of the batch is spooled
+    assert huge["iin"] in info.value.message
+    assert topic in info.value.message
+    assert publisher.depth() == 0
+    # and a later change is delivered, not held back behind a record that can never be sent
+    await publisher.updated("person", good["iin"], good)
+    await publisher.flush(timeout_s=30)
+    assert [r.key for r in await read_to_end(kafka_settings, topic)] == [good["iin"].encode()]
 
 
 async def test_an_iin_with_a_wrong_check_digit_is_rejected(publisher: Publisher) -> None:
