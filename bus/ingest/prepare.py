@@ -14,7 +14,7 @@ from typing import Any
 from bus.errors import RecordInvalidError
 from bus.event.envelope import ChangeKind
 from bus.event.serde import AvroSerde
-from bus.registry.subjects import RecordSchema, SchemaCache
+from bus.registry.subjects import RECHECK_S, RecordSchema, SchemaCache
 from bus.validate.fields import check_identifiers, check_key
 
 
@@ -37,8 +37,28 @@ class Preparation:
     async def prepare(
         self, agency: str, record_type: str, kind: ChangeKind, key: str, record: Mapping[str, Any] | None
     ) -> Prepared:
-        """The prepared change, or ``RecordInvalidError`` listing every problem (nothing is published)."""
+        """The prepared change, or ``RecordInvalidError`` listing every problem (nothing is published).
+
+        A change invalid against the cached version is checked once against the latest: the provider
+        may have evolved its schema (e.g. made a field optional) since the cache was filled (#25).
+        """
         schema = await self._schemas.resolve(agency, record_type)
+        try:
+            return self._prepare_with(schema, record_type, kind, key, record)
+        except RecordInvalidError:
+            latest = await self._schemas.resolve(agency, record_type, max_age_s=RECHECK_S)
+            if latest.schema_id == schema.schema_id:
+                raise
+            return self._prepare_with(latest, record_type, kind, key, record)
+
+    def _prepare_with(
+        self,
+        schema: RecordSchema,
+        record_type: str,
+        kind: ChangeKind,
+        key: str,
+        record: Mapping[str, Any] | None,
+    ) -> Prepared:
         deleted = kind is ChangeKind.DELETED
         key_problems = check_key(key, schema.key_field, None if deleted else record)
         if key_problems:

@@ -21,6 +21,8 @@ from bus.registry.client import RegistryClient
 from bus.registry.errors import StoreError, StoreTimeout, SubjectNotFound
 
 REFRESH_S = 60.0
+RECHECK_S = 1.0
+"""A record invalid against a version cached longer than this is checked against the latest once."""
 log = logging.getLogger(__name__)
 
 
@@ -52,9 +54,9 @@ class SchemaCache:
         self._keep = keep
         self._cache: dict[tuple[str, str], tuple[float, RecordSchema]] = {}
 
-    async def resolve(self, agency: str, rtype: str) -> RecordSchema:
+    async def resolve(self, agency: str, rtype: str, *, max_age_s: float = REFRESH_S) -> RecordSchema:
         cached = self._cache.get((agency, rtype))
-        if cached is not None and time.monotonic() - cached[0] < REFRESH_S:
+        if cached is not None and time.monotonic() - cached[0] < max_age_s:
             return cached[1]
         topic = ingress(agency, record_type(rtype))
         subject = f"{topic}-value"
