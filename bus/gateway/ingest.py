@@ -130,13 +130,12 @@ class Ingestor:
         topic, key = ready.schema.topic, ready.key.encode()
         size, limit = record_bytes(key, ready.value, headers), await self._limits.limit(topic)
         if size > limit:
-            return RecordTooLargeError(
-                f"the {ready.schema.record_name} record with key {ready.key!r} for topic {topic!r} is "
-                f"{size} bytes with its signature and CloudEvents headers; the limit is {limit} bytes "
-                "(the smaller of the producer's max_request_size and the topic's max.message.bytes)",
-                hint="nothing of this record was published; send large content by reference (a "
-                "document id or URL) instead of inline, or ask the bus operator to raise "
-                f"max.message.bytes of {topic}",
+            return ready.too_large(
+                size,
+                limit,
+                nothing_sent="nothing of this record was published",
+                ask=f", or ask the bus operator to raise max.message.bytes of {topic} (the limit is the "
+                "smaller of the producer's max_request_size and the topic's max.message.bytes)",
             )
         try:
             future: asyncio.Future[object] = await self._producer.send(

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bus.errors import RecordInvalidError
+from bus.errors import RecordInvalidError, RecordTooLargeError
 from bus.event.envelope import ChangeKind
 from bus.event.serde import AvroSerde
 from bus.registry.subjects import RECHECK_S, RecordSchema, SchemaCache
@@ -25,6 +25,16 @@ class Prepared:
     schema: RecordSchema
     key: str
     value: bytes | None  # None for a deletion
+
+    def too_large(self, size: int, limit: int, *, nothing_sent: str, ask: str = "") -> RecordTooLargeError:
+        """The one wording of "this record is over its limit" for the SDK and the gateway."""
+        topic = self.schema.topic
+        return RecordTooLargeError(
+            f"the {self.schema.record_name} record with key {self.key!r} for topic {topic!r} is {size} "
+            f"bytes with its signature and CloudEvents headers; the limit is {limit} bytes",
+            hint=f"{nothing_sent}; send large content by reference (a document id or URL) instead of "
+            f"inline{ask}",
+        )
 
 
 class Preparation:

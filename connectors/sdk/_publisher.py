@@ -12,7 +12,6 @@ from typing import Any, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.errors import RecordTooLargeError
 from bus.event.envelope import ChangeKind
 from bus.event.signed_event import Draft, Signer, compose
 from bus.event.topics import agency_id
@@ -158,23 +157,17 @@ class Publisher:
             for envelope, draft, (_, ready) in zip(envelopes, drafts, prepared, strict=True):
                 assert draft.sequence is not None
                 headers = envelope.to_headers()
-                _check_size(ready, draft.key, headers)
+                _check_size(ready, headers)
                 tx.append(NewEvent(ready.schema.topic, draft.key, draft.value, headers, draft.sequence))
         return [e.id for e in envelopes]
 
 
-def _check_size(ready: Prepared, key: str, headers: list[tuple[str, bytes]]) -> None:
+def _check_size(ready: Prepared, headers: list[tuple[str, bytes]]) -> None:
     """Refuse, before anything is spooled, a record no produce request can carry.
 
     Spooled, it would be retried forever and hold back every later change of the agency
     (issue #25); the limit is the one the gateway applies to a topic with Kafka's default.
     """
-    size = record_bytes(key.encode(), ready.value, headers)
+    size = record_bytes(ready.key.encode(), ready.value, headers)
     if size > DEFAULT_RECORD_LIMIT:
-        topic = ready.schema.topic
-        raise RecordTooLargeError(
-            f"the {ready.schema.record_name} record with key {key!r} for topic {topic!r} is {size} bytes "
-            f"with its signature and CloudEvents headers; the limit is {DEFAULT_RECORD_LIMIT} bytes",
-            hint="nothing of this batch was spooled; send large content by reference (a document id or "
-            "URL) instead of inline",
-        )
+        raise ready.too_large(size, DEFAULT_RECORD_LIMIT, nothing_sent="nothing of this batch was spooled")
