@@ -20,7 +20,7 @@ from bus.kafka.client import KafkaSettings, create_system_topics
 from tests.engine import PROFILE, local_broker, serving
 from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus
-from tests.processor.world import World
+from tests.support.world import World
 
 REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.support.guards"]

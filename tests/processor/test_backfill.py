@@ -16,8 +16,8 @@ from connectors.sdk import Change
 from tests.engine import PROFILE
 from tests.people import person
 from tests.processes import bus
-from tests.processor.world import World, update
 from tests.support.eventually import eventually
+from tests.support.world import World, update
 
 FIELDS = ("iin", "surname", "registered_address")
 PEOPLE = 5000

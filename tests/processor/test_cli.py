@@ -15,8 +15,8 @@ from tests.engine import PROFILE
 from tests.people import person
 from tests.processes import bus
 from tests.processor.test_dead_letters import send_raw
-from tests.processor.world import World
 from tests.support.eventually import eventually
+from tests.support.world import World
 
 
 def write_agreement(folder: Path, world: World, name: str, fields: list[str]) -> None:

@@ -17,8 +17,8 @@ from connectors.sdk import Change
 from tests.conftest import REPO
 from tests.engine import PROFILE
 from tests.people import person
-from tests.processor.world import World, update
 from tests.support.eventually import eventually
+from tests.support.world import World, update
 
 TAX_FIELDS = ("iin", "surname", "registered_address")
 

@@ -13,8 +13,8 @@ from bus.event.signed_event import Draft, Signer, compose
 from bus.kafka.client import make_producer
 from bus.registry.client import RegistryClient
 from tests.people import person
-from tests.processor.world import World
 from tests.support.eventually import eventually
+from tests.support.world import World
 
 TAX_FIELDS = ("iin", "surname", "registered_address")
 

@@ -15,8 +15,8 @@ from bus.event.envelope import ChangeKind, Envelope
 from bus.policy.consent import ConsentStatus
 from connectors.sdk import Change
 from tests.people import person
-from tests.processor.world import TODAY, World, update
 from tests.support.eventually import eventually, until
+from tests.support.world import TODAY, World, update
 
 TAX_FIELDS = ("iin", "surname", "given_name", "registered_address")
 HEALTH_FIELDS = ("iin", "surname", "given_name", "birth_date")

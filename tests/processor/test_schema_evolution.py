@@ -15,8 +15,8 @@ from bus.policy.agreement import Agreement
 from connectors.sdk import Change
 from tests.conftest import REPO
 from tests.people import person
-from tests.processor.world import World, decode_with, update
 from tests.support.eventually import eventually
+from tests.support.world import World, decode_with, update
 
 TAX_FIELDS = ("iin", "surname", "given_name", "registered_address")
 PERSON = json.loads((REPO / "schemas" / "civil" / "person.avsc").read_text())

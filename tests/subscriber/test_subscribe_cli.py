@@ -9,8 +9,8 @@ from bus.subscriber import Subscriber
 from tests.engine import PROFILE
 from tests.people import person
 from tests.processes import bus
-from tests.processor.world import World, update
 from tests.support.eventually import eventually
+from tests.support.world import World, update
 
 
 async def _one_delivery(world: World) -> tuple[str, str]:

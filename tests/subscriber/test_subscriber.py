@@ -15,8 +15,8 @@ from bus.kafka.client import make_producer
 from bus.subscriber import Subscriber, Undeliverable, Update
 from connectors.sdk import Change
 from tests.people import person
-from tests.processor.world import World, update
 from tests.support.eventually import eventually
+from tests.support.world import World, update
 
 TAX_FIELDS = ("iin", "surname", "given_name", "registered_address")
 SUBJECTS = 200

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bus.broker.engine import LocalBroker
-from tests.processor.world import World
+from tests.support.world import World
 from tests.tracker.stack import Stack
 
 

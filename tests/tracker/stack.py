@@ -28,8 +28,8 @@ from bus.gateway.service import GatewayService, GatewaySettings
 from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics
 from bus.policy.agreement import Agreement
-from tests.processor.world import World
 from tests.support.eventually import until
+from tests.support.world import World
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from bench.tracker_latency import measure, summary
 from bus.event.envelope import ChangeKind
 from connectors.sdk import Change
 from tests.people import person
-from tests.processor.world import update
 from tests.support.eventually import eventually_sync
+from tests.support.world import update
 from tests.tracker.stack import Stack
 
 

@@ -15,8 +15,8 @@ from bus.event.envelope import ChangeKind
 from bus.gateway.page import COOKIE
 from connectors.sdk import Change
 from tests.people import person
-from tests.processor.world import update
 from tests.support.eventually import eventually_sync
+from tests.support.world import update
 from tests.tracker.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,8 +13,8 @@ from bus.broker.engine import LocalBroker
 from bus.policy.agreement import Agreement
 from bus.wallet.materialise import WalletMaterialiser, WalletSettings
 from bus.wallet.store import WALLET
-from tests.processor.world import World
 from tests.support.eventually import until
+from tests.support.world import World
 from tests.tracker.stack import Stack
 
 PURPOSE = "personal data portability"

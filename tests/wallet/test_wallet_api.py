@@ -11,8 +11,8 @@ from bus.event.envelope import ChangeKind
 from bus.wallet.store import WALLET
 from connectors.sdk import Change
 from tests.people import person
-from tests.processor.world import update
 from tests.support.eventually import eventually_sync
+from tests.support.world import update
 from tests.tracker.stack import Stack
 from tests.wallet.conftest import PURPOSE, WalletStack
 
