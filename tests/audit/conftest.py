@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +24,7 @@ from bus.event.topics import TopicSpec
 from bus.ids import SchemaId, TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from tests.support.eventually import eventually
-from tests.support.running import running
+from tests.support.world import World
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 CONSUMERS = ("tax", "police", "health", None)
@@ -65,26 +64,19 @@ def an_entry(n: int, *, subject: str | None = None) -> AuditEntry:
 
 
 @dataclass
-class AuditWorld:
-    """One test's audit topic and checkpoint topic, the audit schema id, and a key file."""
+class AuditWorld(World):
+    """A world whose archivers read an audit topic and checkpoint topic of this test's own, with the
+    audit schema's id."""
 
-    settings: KafkaSettings
-    registry_url: str
-    schema_id: SchemaId
-    unique: str
-    tmp: Path
+    schema_id: SchemaId = field(kw_only=True)
 
     @property
-    def topic(self) -> str:
+    def audit_topic(self) -> str:
         return f"test-audit-{self.unique}"
 
     @property
     def checkpoint_topic(self) -> str:
         return f"test-audit-cp-{self.unique}"
-
-    @property
-    def key_file(self) -> Path:
-        return self.tmp / "audit-key.pem"
 
     def sqlite_url(self, name: str = "audit") -> str:
         return f"sqlite:///{self.tmp / f'{name}.sqlite'}"
@@ -93,7 +85,7 @@ class AuditWorld:
         await create_topics(
             self.settings,
             [
-                TopicSpec(TopicName(self.topic), 3, {"cleanup.policy": "delete"}),
+                TopicSpec(TopicName(self.audit_topic), 3, {"cleanup.policy": "delete"}),
                 TopicSpec(TopicName(self.checkpoint_topic), 1, {"cleanup.policy": "compact"}),
             ],
         )
@@ -109,33 +101,21 @@ class AuditWorld:
                 for n in range(first, min(first + 5000, start + count)):
                     entry = an_entry(n, subject=subject)
                     value = serde.encode(self.schema_id, entry.to_record())
-                    futures.append(await producer.send(self.topic, key=entry.subject.encode(), value=value))
+                    futures.append(
+                        await producer.send(self.audit_topic, key=entry.subject.encode(), value=value)
+                    )
                 await asyncio.gather(*futures)
         finally:
             await producer.stop()
 
-    def archive_settings(self, db_url: str, **overrides: object) -> ArchiveSettings:
-        values: dict[str, object] = {
-            "db_url": db_url,
-            "registry_url": self.registry_url,
-            "key_file": self.key_file,
-            "group_id": f"archiver-{self.unique}",
-            "checkpoint_every": 1000,
-            "topic": self.topic,
-            "checkpoint_topic": self.checkpoint_topic,
-        }
-        values.update(overrides)
-        return ArchiveSettings(**values)  # type: ignore[arg-type]
-
-    @contextlib.asynccontextmanager
-    async def running(self, db_url: str, **overrides: object) -> AsyncIterator[Archiver]:
-        """A started archiver running in a task; stopped (final checkpoints) on exit."""
-        async with running(Archiver(self.settings, self.archive_settings(db_url, **overrides))) as archiver:
-            yield archiver
+    def archive_settings(self, db_url: str, **settings: Any) -> ArchiveSettings:
+        """This test's topics, a checkpoint every 1000 entries, unless ``settings`` say otherwise."""
+        own = {"topic": self.audit_topic, "checkpoint_topic": self.checkpoint_topic, "checkpoint_every": 1000}
+        return super().archive_settings(db_url, **(own | settings))
 
     async def archive(self, db_url: str, expected: int, **overrides: object) -> Archiver:
         """Run an archiver until ``expected`` rows are in the database, then stop it."""
-        async with self.running(db_url, **overrides) as archiver:
+        async with self.archiver(db_url, **overrides) as archiver:
             await eventually(lambda: rows_in(db_url, expected))
         return archiver
 
@@ -145,8 +125,8 @@ class AuditWorld:
             return await verify_archive(
                 store,
                 self.settings,
-                load_trusted_keys([public_key_path(self.key_file)]),
-                audit_topic=self.topic,
+                load_trusted_keys([public_key_path(self.audit_key_file)]),
+                audit_topic=self.audit_topic,
                 checkpoint_topic=self.checkpoint_topic,
                 **kwargs,  # type: ignore[arg-type]
             )
@@ -157,7 +137,7 @@ class AuditWorld:
         store = ArchiveStore(db_url)
         try:
             return await verify_archive(
-                store, None, {}, audit_topic=self.topic, checkpoint_topic=self.checkpoint_topic
+                store, None, {}, audit_topic=self.audit_topic, checkpoint_topic=self.checkpoint_topic
             )
         finally:
             store.close()
@@ -184,9 +164,16 @@ def audit_schema_id(registry_url: str, operator_token: str) -> SchemaId:
 
 @pytest.fixture
 async def audit(
-    kafka_settings: KafkaSettings, registry_url: str, audit_schema_id: SchemaId, unique: str, tmp_path: Path
+    kafka_settings: KafkaSettings,
+    registry_url: str,
+    operator_token: str,
+    audit_schema_id: SchemaId,
+    unique: str,
+    tmp_path: Path,
 ) -> AuditWorld:
-    world = AuditWorld(kafka_settings, registry_url, audit_schema_id, unique, tmp_path)
+    world = AuditWorld(
+        kafka_settings, registry_url, operator_token, unique, tmp_path, schema_id=audit_schema_id
+    )
     await world.create_topics()
     return world
 
@@ -198,6 +185,7 @@ ARCHIVED = 600
 def archived(
     session_broker: LocalBroker,
     registry_url: str,
+    operator_token: str,
     audit_schema_id: SchemaId,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AuditWorld:
@@ -205,9 +193,10 @@ def archived(
     world = AuditWorld(
         session_broker.settings(),
         registry_url,
-        audit_schema_id,
+        operator_token,
         uuid.uuid4().hex[:10],
         tmp_path_factory.mktemp("archive"),
+        schema_id=audit_schema_id,
     )
 
     async def build() -> None:

@@ -98,7 +98,7 @@ async def test_a_failed_sql_transaction_commits_no_offsets_and_is_archived_after
         "CREATE TRIGGER refuse BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END",
     )
     await audit.produce(300)
-    async with audit.running(url):
+    async with audit.archiver(url):
         # when the archiver has tried to write the entries for a while
         await asyncio.sleep(3)
         # then nothing is archived and no offset was committed
@@ -119,10 +119,10 @@ async def test_kill_9_mid_archive_then_restart_leaves_no_gap_and_no_duplicate(au
     url = audit.sqlite_url()
     argv = [
         "bus", "audit", "archive",
-        "--db", url, "--key", str(audit.key_file), "--max-batch", "500", "--checkpoint-every", "1000",
+        "--db", url, "--key", str(audit.audit_key_file), "--max-batch", "500", "--checkpoint-every", "1000",
         "--group", f"archiver-{audit.unique}", "--registry", audit.registry_url,
         "--bootstrap", audit.settings.bootstrap, "--profile", PROFILE,
-        "--topic", audit.topic, "--checkpoint-topic", audit.checkpoint_topic,
+        "--topic", audit.audit_topic, "--checkpoint-topic", audit.checkpoint_topic,
     ]  # fmt: skip
     # when it is killed with SIGKILL part-way
     with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
@@ -170,7 +170,7 @@ async def committed(audit: AuditWorld) -> dict[int, int]:
     try:
         found = {}
         for partition in range(3):
-            offset = await consumer.committed(TopicPartition(audit.topic, partition))
+            offset = await consumer.committed(TopicPartition(audit.audit_topic, partition))
             if offset is not None:
                 found[partition] = offset
         return found

@@ -19,9 +19,9 @@ runner = CliRunner(env={"COLUMNS": "200"})
 
 def verify_argv(world: AuditWorld, db: str) -> list[str]:
     return [
-        "verify", "--db", db, "--trusted-key", str(public_key_path(world.key_file)),
+        "verify", "--db", db, "--trusted-key", str(public_key_path(world.audit_key_file)),
         "--bootstrap", world.settings.bootstrap, "--profile", PROFILE,
-        "--topic", world.topic, "--checkpoint-topic", world.checkpoint_topic,
+        "--topic", world.audit_topic, "--checkpoint-topic", world.checkpoint_topic,
     ]  # fmt: skip
 
 

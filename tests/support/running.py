@@ -1,4 +1,4 @@
-"""Run a bus component inside a test as `bus up` would: start, run until the block ends, stop."""
+"""Run a bus component inside a test or bench as `bus up` would: start, run until the block ends, stop."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from bus.run.supervise import Component
+from bus.run.supervise import Component, HttpService, Served
 
 C = TypeVar("C", bound=Component)
+S = TypeVar("S", bound=HttpService)
 
 
 @contextlib.asynccontextmanager
@@ -27,3 +28,11 @@ async def running(component: C) -> AsyncIterator[C]:
             await task
         finally:
             await component.stop()
+
+
+@contextlib.asynccontextmanager
+async def serving(service: S) -> AsyncIterator[S]:
+    """An HTTP service (gateway, registry) ``start()``-ed and serving from the moment its socket
+    accepts connections until the block ends, then ``stop()``-ed: ``bus up``'s ``Served`` wrapper."""
+    async with running(Served(service)):
+        yield service

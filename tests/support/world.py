@@ -1,9 +1,19 @@
-"""A small world for processor specs: one provider, its consumers, agreements and a running processor."""
+"""The one world builder of the suite and the bench: agencies, agreements and running parts of a bus.
+
+A ``World`` is one provider (``{label}-{unique}``: its signing key and its ingress topic of person
+records) on a bus that is already up (``settings`` for its broker, ``registry_url``, the operator
+token), with what every spec and bench builds around it written once: agencies with keys or
+tokens, agreements written and revoked, consent, publishing through the SDK, and the components
+(processor, archiver, gateway) run as ``bus up`` runs them until the ``async with`` block ends.
+
+It imports no pytest: the bench (``bench/world.py``) builds its providers with it too.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,8 +23,10 @@ from typing import Any
 import fastavro
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.entry import AUDIT_SCHEMA
-from bus.directory.model import AgencyEntry
+from bus.broker.ports import free_port
+from bus.directory.model import AgencyEntry, Role, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
 from bus.event.envelope import ChangeKind
@@ -22,14 +34,17 @@ from bus.event.serde import unframe
 from bus.event.signing import key_id_for, public_key_text
 from bus.event.topics import SystemTopic, dlq, spec_for
 from bus.gateway.consent_writer import record_consent
+from bus.gateway.service import GatewayService, GatewaySettings
 from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.agreement import Agreement
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.processor.service import Processor, ProcessorSettings
+from bus.registry.client import RegistryClient
 from connectors.sdk import Change, Publisher
-from tests.support.running import running
+from tests.support.running import running, serving
 
 TODAY = dt.date.today()
+PERSON_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "civil" / "person.avsc"
 
 
 @dataclass
@@ -40,10 +55,11 @@ class World:
     unique: str
     tmp: Path
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    label: str = "civil"
 
     @property
     def provider(self) -> str:
-        return f"civil-{self.unique}"
+        return f"{self.label}-{self.unique}"
 
     @property
     def topic(self) -> str:
@@ -68,20 +84,47 @@ class World:
         values.update(overrides)
         return Agreement(**values)
 
-    async def setup(self, person_subject_for: Callable[[str], str]) -> None:
-        person_subject_for(self.provider)
-        public = self.key.public_key()
-        await put_agency(
-            self.settings,
-            AgencyEntry(
-                id=self.provider,
-                name="Civil registry",
-                public_keys={key_id_for(public): public_key_text(public)},
-            ),
-        )
+    # -- the directory and the registry ---------------------------------------------------
+    async def setup(
+        self, register_person: Callable[[str], object] | None = None, *, token: str | None = None
+    ) -> None:
+        """The provider: its person schema registered (by ``register_person`` when given), its key
+        (and ``token``, when it calls the gateway) in the directory, its ingress topic created."""
+        if register_person is None:
+            async with RegistryClient(self.registry_url, token=self.operator_token) as registry:
+                await registry.register(f"{self.topic}-value", PERSON_SCHEMA.read_text())
+        else:
+            register_person(self.provider)
+        await self.add_agency(self.provider, "Civil registry", key=self.key, token=token)
         await create_topics(self.settings, [spec_for(self.topic)])
 
+    async def add_agency(
+        self,
+        agency: str,
+        name: str,
+        *,
+        role: Role = Role.AGENCY,
+        key: Ed25519PrivateKey | None = None,
+        token: str | None = None,
+        webhook: WebhookEntry | None = None,
+    ) -> None:
+        """Put ``agency`` in the directory with the public half of ``key`` and the hash of ``token``."""
+        public = {} if key is None else {key_id_for(key.public_key()): public_key_text(key.public_key())}
+        tokens = () if token is None else (hash_token(token),)
+        entry = AgencyEntry(
+            id=agency, name=name, role=role, public_keys=public, token_hashes=tokens, webhook=webhook
+        )
+        await put_agency(self.settings, entry)
+
+    async def subscriber_agency(self, name: str, *, role: Role = Role.AGENCY) -> str:
+        """Register the agency ``{name}-{unique}`` in the directory; returns its new bearer token."""
+        token = new_token()
+        await self.add_agency(self.consumer(name), f"{name} agency", role=role, token=token)
+        return token
+
+    # -- agreements and consent -------------------------------------------------------------
     async def apply(self, *agreements: Agreement, revoke: Sequence[str] = ()) -> None:
+        """Write ``agreements`` to bus.agreements and revoke (tombstone) the ids in ``revoke``."""
         producer = make_producer(self.settings)
         await producer.start()
         try:
@@ -102,15 +145,17 @@ class World:
         )
         await record_consent(self.settings, record)
 
+    # -- publishing ----------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def publisher(self) -> AsyncIterator[Publisher]:
+        """The provider's publisher SDK, spooling under ``tmp``; its spool is drained on exit."""
         async with Publisher(
             self.provider,
             "gbd-fl",
             self.key,
             bootstrap=self.settings,
             registry=self.registry_url,
-            spool_path=self.tmp / "spool.sqlite",
+            spool_path=self.tmp / f"{self.provider}.spool.sqlite",
         ) as publisher:
             yield publisher
             await publisher.flush(timeout_s=60)
@@ -119,26 +164,58 @@ class World:
         async with self.publisher() as publisher:
             return await publisher.publish_many(list(changes))
 
-    @contextlib.asynccontextmanager
-    async def processor(self, group: str | None = None) -> AsyncIterator[Processor]:
-        settings = ProcessorSettings(
+    # -- running parts, each until its block ends ------------------------------------------------
+    def processor_settings(self, group: str | None = None) -> ProcessorSettings:
+        return ProcessorSettings(
             group_id=group or f"proc-{self.unique}",
             registry_url=self.registry_url,
             operator_token=self.operator_token,
             topic_pattern=rf"^ingress\.{self.provider}\..*",
         )
-        async with running(Processor(self.settings, settings)) as processor:
+
+    @contextlib.asynccontextmanager
+    async def processor(self, group: str | None = None) -> AsyncIterator[Processor]:
+        """A processor worker reading only this provider's ingress topics."""
+        async with running(Processor(self.settings, self.processor_settings(group))) as processor:
             yield processor
 
-    async def subscriber_agency(self, name: str) -> str:
-        """Register the consumer agency ``name`` in the directory; returns its bearer token."""
-        token = new_token()
-        await put_agency(
-            self.settings,
-            AgencyEntry(id=self.consumer(name), name=f"{name} agency", token_hashes=(hash_token(token),)),
-        )
-        return token
+    @property
+    def audit_key_file(self) -> Path:
+        return self.tmp / "audit-key.pem"
 
+    def archive_settings(self, db_url: str, **settings: Any) -> ArchiveSettings:
+        """An archiver's settings into ``db_url``; ``settings``: other ``ArchiveSettings`` fields."""
+        values: dict[str, Any] = {
+            "db_url": db_url,
+            "registry_url": self.registry_url,
+            "key_file": self.audit_key_file,
+            "group_id": f"archiver-{self.unique}",
+            **settings,
+        }
+        return ArchiveSettings(**values)
+
+    @contextlib.asynccontextmanager
+    async def archiver(self, db_url: str, **settings: Any) -> AsyncIterator[Archiver]:
+        """An audit archiver into ``db_url`` (see ``archive_settings``)."""
+        async with running(Archiver(self.settings, self.archive_settings(db_url, **settings))) as archiver:
+            yield archiver
+
+    @contextlib.asynccontextmanager
+    async def gateway(self, audit_db_url: str, **settings: Any) -> AsyncIterator[GatewayService]:
+        """The HTTP gateway on a free port over the archive at ``audit_db_url``, accepting connections."""
+        values: dict[str, Any] = {
+            "port": free_port(),
+            "registry_url": self.registry_url,
+            "key_file": self.tmp / "gateway-key.pem",
+            "audit_db_url": audit_db_url,
+            "reads_topic": f"audit-reads-{self.unique}",
+            "operator_token": self.operator_token,
+            **settings,
+        }
+        async with serving(GatewayService(self.settings, GatewaySettings(**values))) as gateway:
+            yield gateway
+
+    # -- what came out -------------------------------------------------------------------------
     async def records(self, topic: str) -> list[Any]:
         try:
             return await read_to_end(self.settings, topic)
@@ -155,8 +232,6 @@ class World:
         parsed = fastavro.parse_schema(AUDIT_SCHEMA)
         entries = []
         for record in await self.records(SystemTopic.AUDIT):
-            import io
-
             entry = fastavro.schemaless_reader(io.BytesIO(unframe(record.value)[1]), parsed, None)
             if isinstance(entry, dict) and entry["provider"] == self.provider:
                 entries.append(entry)
@@ -168,8 +243,6 @@ def update(person: dict[str, Any], changed: Sequence[str], **fields: Any) -> Cha
 
 
 def decode_with(schema_text: str, value: bytes) -> dict[str, Any]:
-    import io
-
     record = fastavro.schemaless_reader(
         io.BytesIO(unframe(value)[1]), fastavro.parse_schema(json.loads(schema_text)), None
     )

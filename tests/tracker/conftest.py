@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from bus.broker.engine import LocalBroker
-from tests.support.world import World
 from tests.tracker.stack import Stack
 
 
@@ -20,10 +18,5 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("tracker")
-    world = World(session_broker.settings(), registry_url, operator_token, uuid.uuid4().hex[:10], tmp)
-    running = Stack(world, tmp)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
+    with Stack.running(session_broker.settings(), registry_url, operator_token, tmp) as stack:
+        yield stack

@@ -10,21 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Coroutine
+import uuid
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from bus.audit.archive import Archiver, ArchiveSettings
-from bus.broker.ports import free_port
-from bus.directory.model import AgencyEntry, Role
-from bus.directory.publish import put_agency
-from bus.directory.tokens import hash_token, new_token
-from bus.event.signing import key_id_for, public_key_text
+from bus.audit.archive import Archiver
+from bus.directory.model import Role
+from bus.directory.tokens import new_token
 from bus.event.topics import TopicSpec
-from bus.gateway.service import GatewayService, GatewaySettings
+from bus.gateway.service import GatewayService
 from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics
 from bus.policy.agreement import Agreement
@@ -32,24 +30,9 @@ from tests.support.eventually import until
 from tests.support.world import World
 
 T = TypeVar("T")
-REPO = Path(__file__).resolve().parents[2]
 TAX_FIELDS = ("iin", "surname", "given_name", "registered_address")
 HEALTH_FIELDS = ("iin", "surname", "given_name", "birth_date")
 NEVER = 10**12
-
-
-def register_person(registry_url: str, operator_token: str) -> Callable[[str], str]:
-    def register(agency: str) -> str:
-        topic = f"ingress.{agency}.person"
-        response = httpx.post(
-            f"{registry_url}/subjects/{topic}-value/versions",
-            json={"schema": (REPO / "schemas" / "civil" / "person.avsc").read_text()},
-            headers={"Authorization": f"Bearer {operator_token}"},
-        )
-        assert response.status_code == 200, response.text
-        return topic
-
-    return register
 
 
 @dataclass
@@ -107,51 +90,25 @@ class Stack:
 
     async def _start(self) -> None:
         world = self.world
-        await world.setup(register_person(world.registry_url, world.operator_token))
-        public = world.key.public_key()
-        self.tokens["civil"] = new_token()  # the provider, now with a token of its own
-        await put_agency(
-            world.settings,
-            AgencyEntry(
-                id=world.provider,
-                name="Civil registry",
-                public_keys={key_id_for(public): public_key_text(public)},
-                token_hashes=(hash_token(self.tokens["civil"]),),
-            ),
-        )
+        self.tokens["civil"] = new_token()  # the provider has a token of its own: it calls the gateway
+        await world.setup(token=self.tokens["civil"])
         for name in ("tax", "health", "police"):
             self.tokens[name] = await world.subscriber_agency(name)
         for name, role in (("portal", Role.PORTAL), ("auditor", Role.AUDITOR)):
-            self.tokens[name] = new_token()
-            await put_agency(
-                world.settings,
-                AgencyEntry(
-                    id=f"{name}-{world.unique}",
-                    name=f"{name} of the test",
-                    role=role,
-                    token_hashes=(hash_token(self.tokens[name]),),
-                ),
-            )
+            self.tokens[name] = await world.subscriber_agency(name, role=role)
         self.tokens["operator"] = world.operator_token
         checkpoints = f"test-tracker-cp-{world.unique}"
         await create_topics(
             world.settings, [TopicSpec(TopicName(checkpoints), 1, {"cleanup.policy": "compact"})]
         )
-        self.archiver = Archiver(
-            world.settings,
-            ArchiveSettings(
-                db_url=self.db_url,
-                registry_url=world.registry_url,
-                key_file=self.tmp / "audit-key.pem",
-                group_id=f"archiver-{world.unique}",
+        self.archiver = await self.enter(
+            world.archiver(
+                self.db_url,
                 checkpoint_topic=checkpoints,
                 checkpoint_every=NEVER,  # visibility must not wait for a checkpoint
-            ),
+            )
         )
-        await self.archiver.start()
-        self._exit.push_async_callback(self.archiver.stop)
-        await self._task(self.archiver.run)
-        gateway = await start_gateway(world.settings, world, self.tmp, self.db_url, self._exit)
+        gateway = await self.enter(world.gateway(self.db_url))
         self.gateway, self.url = gateway, f"http://127.0.0.1:{gateway.settings.port}"
         for token in self.tokens.values():  # the gateway follows bus.agencies
 
@@ -160,46 +117,24 @@ class Stack:
 
             await until(known)
         await world.apply(self.tax, self.health)
-        await self._exit.enter_async_context(world.processor())
+        await self.enter(world.processor())
 
-    async def _task(self, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(run(stop))
+    @classmethod
+    @contextlib.contextmanager
+    def running(
+        cls, settings: KafkaSettings, registry_url: str, operator_token: str, tmp: Path
+    ) -> Iterator[Stack]:
+        """A started stack over a fresh ``World`` (a provider of its own), stopped on exit."""
+        stack = cls(World(settings, registry_url, operator_token, uuid.uuid4().hex[:10], tmp), tmp)
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop()
 
-        async def finish() -> None:
-            stop.set()
-            await task
-
-        self._exit.push_async_callback(finish)
-
-
-async def start_gateway(
-    settings: KafkaSettings, world: World, tmp: Path, db_url: str, exit_stack: contextlib.AsyncExitStack
-) -> GatewayService:
-    """A gateway service on a free port, serving until the exit stack closes."""
-    gateway = GatewayService(
-        settings,
-        GatewaySettings(
-            port=free_port(),
-            registry_url=world.registry_url,
-            key_file=tmp / "gateway-key.pem",
-            audit_db_url=db_url,
-            reads_topic=f"test-audit-reads-{world.unique}",
-            operator_token=world.operator_token,
-        ),
-    )
-    await gateway.start()
-    exit_stack.push_async_callback(gateway.stop)
-    stop, up = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(gateway.serve(stop, on_started=up.set))
-
-    async def finish() -> None:
-        stop.set()
-        await task
-
-    exit_stack.push_async_callback(finish)
-    await asyncio.wait_for(up.wait(), 30)
-    return gateway
+    async def enter(self, part: contextlib.AbstractAsyncContextManager[T]) -> T:
+        """Keep ``part`` (a running component) until the stack stops; on the stack's loop."""
+        return await self._exit.enter_async_context(part)
 
 
 async def _cancel_the_rest() -> None:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from bus.broker.engine import LocalBroker
-from bus.policy.agreement import Agreement
 from bus.wallet.materialise import WalletMaterialiser, WalletSettings
 from bus.wallet.store import WALLET
 from tests.support.eventually import until
-from tests.support.world import World
+from tests.support.running import running
 from tests.tracker.stack import Stack
 
 PURPOSE = "personal data portability"
@@ -24,41 +20,33 @@ WALLET_FIELDS = ("iin", "surname", "given_name", "birth_date", "registered_addre
 class WalletStack:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.agreement = Agreement(
-            id=f"wallet-{stack.world.unique}",
-            provider=stack.world.provider,
+        self.agreement = stack.world.agreement(
+            "wallet",
+            WALLET_FIELDS,
             consumer=WALLET,
-            record_type="person",
-            fields=WALLET_FIELDS,
             purpose=PURPOSE,
             legal_basis="Law on personal data, Art. 20",
-            valid_from=dt.date.today() - dt.timedelta(days=1),
             consent="required",
+            valid_until=None,
+            replaces=None,
         )
         self.settings = WalletSettings(
             db_url=stack.db_url,
             registry_url=stack.world.registry_url,
             group_id=f"wallet-{stack.world.unique}",
         )
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.materialiser: WalletMaterialiser | None = None
 
     async def start(self) -> None:
-        """On the stack's loop (the Kafka clients bind to the running loop when made)."""
-        self.materialiser = WalletMaterialiser(self.stack.world.settings, self.settings)
+        """On the stack's loop (the Kafka clients bind to the running loop when made); it runs until
+        the stack stops."""
         await self.stack.world.apply(self.agreement)
-        await self.materialiser.start()
-        self._task = asyncio.create_task(self.materialiser.run(self._stop))
+        materialiser = WalletMaterialiser(self.stack.world.settings, self.settings)
+        self.materialiser = await self.stack.enter(running(materialiser))
         gateway = self.stack.gateway
         assert gateway is not None
         await until(lambda: gateway.directory.get(WALLET) is not None)
-        await until(lambda: self.agreement.id in {a.id for a in self.materialiser.wallet_agreements()})
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-        await self.materialiser.stop()
+        await until(lambda: self.agreement.id in {a.id for a in materialiser.wallet_agreements()})
 
 
 @pytest.fixture(scope="package")  # one running bus for tests/wallet (a few seconds to start)
@@ -69,15 +57,7 @@ def wallet(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WalletStack]:
     tmp = tmp_path_factory.mktemp("wallet")
-    world = World(session_broker.settings(), registry_url, operator_token, uuid.uuid4().hex[:10], tmp)
-    stack = Stack(world, tmp)
-    try:
-        stack.start()
-        running = WalletStack(stack)
-        stack.run(running.start())
-        try:
-            yield running
-        finally:
-            stack.run(running.stop())
-    finally:
-        stack.stop()
+    with Stack.running(session_broker.settings(), registry_url, operator_token, tmp) as stack:
+        wallet = WalletStack(stack)
+        stack.run(wallet.start())
+        yield wallet
