@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from bench.world import CONSUMER, Provider, World
+from bench.world import CONSUMER, Provider, World, tax_agreement
 from bus.subscriber import Subscriber, Update
 
 
@@ -96,18 +96,18 @@ async def one_load(world: World, rate: int, seconds: float, warm_s: float = 3.0)
             world.consumer_token,
             bootstrap=world.settings,
             registry=world.registry_url,
-            store_path=world.tmp / f"{provider.name}.subscriber.sqlite",
+            store_path=world.tmp / f"{provider.provider}.subscriber.sqlite",
             max_batch=2000,
         ) as subscriber:
-            task = asyncio.create_task(subscriber.run(provider.tax_agreement, handler))
+            task = asyncio.create_task(subscriber.run(tax_agreement(provider), handler))
             counted_from = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=warm_s)
             publisher = await spawn(
                 world,
                 "publish",
                 {
-                    "provider": provider.name,
+                    "provider": provider.provider,
                     "key_file": str(world.key_file(provider)),
-                    "spool": str(world.tmp / f"{provider.name}.spool.sqlite"),
+                    "spool": str(world.tmp / f"{provider.provider}.spool.sqlite"),
                     "rate": rate,
                     "seconds": seconds + warm_s,
                 },

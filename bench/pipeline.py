@@ -20,13 +20,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from bench.world import CONSUMER, FAN_OUT, Provider, World
+from bench.world import CONSUMER, FAN_OUT, Provider, World, tax_agreement
 from bus.event.topics import TopicSpec
 from bus.ids import TopicName
 from bus.kafka.batch_writer import BatchWriter
 from bus.kafka.client import KafkaSettings, create_topics, make_consumer, make_producer
 from bus.processor.outputs import Output
-from bus.processor.service import Processor, ProcessorSettings
+from bus.processor.service import Processor
 from bus.subscriber import Subscriber, Update
 
 _RUNS = itertools.count()  # every raw run reads with a group of its own, from the beginning
@@ -36,7 +36,7 @@ async def raw(
     settings: KafkaSettings, source: Provider, count: int, *, fan_out: int, batched: bool, **producer: Any
 ) -> float:
     """Events/s of consume → produce the same bytes to ``fan_out`` topics, commit after the acks."""
-    label = f"{source.name}-{fan_out}-{'b' if batched else 's'}-{next(_RUNS)}"
+    label = f"{source.provider}-{fan_out}-{'b' if batched else 's'}-{next(_RUNS)}"
     outputs = [TopicName(f"bench.raw.{label}.{n}") for n in range(fan_out)]
     await create_topics(settings, [TopicSpec(t, 6) for t in outputs])
     consumer = make_consumer(settings, source.topic, group_id=f"raw-{label}", max_poll_records=2000)
@@ -83,12 +83,7 @@ async def processor_rate(
     """One in-process processor worker on the provider's backlog: steady-state events/s."""
     processor = Processor(
         world.settings.model_copy(update={"compression": compression}),
-        ProcessorSettings(
-            group_id=f"bench-{provider.name}",
-            registry_url=world.registry_url,
-            operator_token=world.token,
-            topic_pattern=rf"^{provider.topic}$",
-        ),
+        provider.processor_settings(group=f"bench-{provider.provider}"),
     )
     await processor.start()
     stop = asyncio.Event()
@@ -126,9 +121,9 @@ async def subscriber_rate(world: World, provider: Provider, expected: int) -> di
         world.consumer_token,
         bootstrap=world.settings,
         registry=world.registry_url,
-        store_path=Path(world.tmp) / f"{provider.name}.subscriber.sqlite",
+        store_path=Path(world.tmp) / f"{provider.provider}.subscriber.sqlite",
     ) as subscriber:
-        task = asyncio.create_task(subscriber.run(provider.tax_agreement, handler))
+        task = asyncio.create_task(subscriber.run(tax_agreement(provider), handler))
         try:
             await asyncio.wait_for(done.wait(), timeout=300)
         finally:

@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.publish import SCHEMA, people
+from bench.world import people
 from bus.audit.entry import AUDIT_SCHEMA
 from bus.event.envelope import ChangeKind
 from bus.event.serde import AvroSerde
@@ -37,6 +37,7 @@ from bus.processor.pipeline import Pipeline
 from bus.processor.routes import Route, Routes
 from bus.processor.state import StateStore
 from bus.registry.client import RegistryClient
+from tests.support.world import PERSON_SCHEMA
 
 PROVIDER = "bench-civil"
 TOPIC = f"ingress.{PROVIDER}.person"
@@ -62,7 +63,7 @@ class _Routes(Routes):
 
 
 def _world(count: int) -> tuple[Pipeline, list[ConsumerRecord[bytes, bytes]]]:
-    schema = json.loads(SCHEMA.read_text())
+    schema = json.loads(PERSON_SCHEMA.read_text())
     routes = []
     for n, (name, grant) in enumerate(GRANTS.items()):
         agreement = Agreement(
@@ -87,10 +88,10 @@ def _world(count: int) -> tuple[Pipeline, list[ConsumerRecord[bytes, bytes]]]:
         state=StateStore(),
         audit_schema_id=AUDIT_ID,
     )
-    pipeline._texts.update({PERSON_ID: SCHEMA.read_text(), AUDIT_ID: json.dumps(AUDIT_SCHEMA)})
+    pipeline._texts.update({PERSON_ID: PERSON_SCHEMA.read_text(), AUDIT_ID: json.dumps(AUDIT_SCHEMA)})
     pipeline._texts.update({r.schema_id: json.dumps(r.compiled.schema) for r in routes})
     pipeline._subjects[PERSON_ID] = frozenset({f"{TOPIC}-value"})
-    serde = AvroSerde({PERSON_ID: SCHEMA.read_text()}.get)
+    serde = AvroSerde({PERSON_ID: PERSON_SCHEMA.read_text()}.get)
     persons = people(count)
     records: list[ConsumerRecord[bytes, bytes]] = []
     for start in range(0, count, 500):

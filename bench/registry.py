@@ -13,8 +13,8 @@ import asyncio
 import time
 from typing import Any
 
-from bench.publish import SCHEMA, people
-from bench.world import World
+from bench.world import World, people
+from tests.support.world import PERSON_SCHEMA
 
 
 def _measure(url: str, subject: str, schema_id: int, seconds: float) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def _measure(url: str, subject: str, schema_id: int, seconds: float) -> dict[str
         result[f"{name}_per_s"] = done / (time.perf_counter() - started)
     cached = SchemaRegistryClient({"url": url})
     serializer = AvroSerializer(
-        cached, SCHEMA.read_text(), conf={"auto.register.schemas": False, "use.latest.version": True}
+        cached, PERSON_SCHEMA.read_text(), conf={"auto.register.schemas": False, "use.latest.version": True}
     )
     context = SerializationContext(subject.removesuffix("-value"), MessageField.VALUE)
     records = people(1000)

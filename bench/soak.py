@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from bench.latency import expect, processor_process, quantiles, spawn, stop
-from bench.world import CONSUMER, World
+from bench.world import CONSUMER, World, tax_agreement
 from bus.subscriber import Subscriber, Update
 
 SAMPLE_EVERY = 50
@@ -66,12 +66,12 @@ async def run(
                 store_path=world.tmp / "soak.subscriber.sqlite",
                 max_batch=2000,
             ) as subscriber:
-                task = asyncio.create_task(subscriber.run(provider.tax_agreement, handler))
+                task = asyncio.create_task(subscriber.run(tax_agreement(provider), handler))
                 publisher = await spawn(
                     world,
                     "publish",
                     {
-                        "provider": provider.name,
+                        "provider": provider.provider,
                         "key_file": str(world.key_file(provider)),
                         "spool": str(world.tmp / "soak.spool.sqlite"),
                         "rate": rate,

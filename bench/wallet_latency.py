@@ -19,40 +19,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.inprocess import in_process_bus
-from bench.publish import SCHEMA, people
 from bench.tracker_latency import summary
-from bus.directory.model import AgencyEntry, Role
-from bus.directory.publish import put_agency
-from bus.directory.tokens import hash_token, new_token
+from bench.world import World, people
+from bus.directory.model import Role
 from bus.event.envelope import ChangeKind
-from bus.event.signing import key_id_for, public_key_text
-from bus.event.topics import SystemTopic, spec_for
-from bus.gateway.service import GatewayService
-from bus.kafka.client import KafkaSettings, create_topics, make_producer
-from bus.policy.agreement import Agreement
-from bus.registry.client import RegistryClient
 from bus.wallet.materialise import WalletMaterialiser, WalletSettings
 from bus.wallet.store import WALLET
 from connectors.sdk import Change, Publisher
+from tests.support.eventually import until
+from tests.support.running import running
 
-PROVIDER = "bench-wallet-civil"
-PORTAL = "bench-wallet-portal"
-TOPIC = f"ingress.{PROVIDER}.person"
 PURPOSE = "personal data portability"
-AGREEMENT = Agreement(
-    id="bench-wallet-person",
-    provider=PROVIDER,
-    consumer=WALLET,
-    record_type="person",
-    fields=("iin", "surname", "given_name", "registered_address"),
-    purpose=PURPOSE,
-    legal_basis="bench",
-    valid_from=dt.date(2026, 1, 1),
-    consent="required",
-)
+FIELDS = ("iin", "surname", "given_name", "registered_address")
 
 
 async def measure(
@@ -100,47 +79,39 @@ async def measure(
 
 async def run(count: int = 200, rate_per_s: float = 10.0) -> dict[str, Any]:
     """The bus in-process; ``count`` consenting people, one address change each at ``rate_per_s``."""
-    portal_token = new_token()
-    key = Ed25519PrivateKey.generate()
-    async with in_process_bus() as bus:
-        await _prepare(bus.settings, bus.registry_url, bus.operator, portal_token, key)
-        db_url = f"sqlite:///{bus.tmp / 'audit.sqlite'}"
-        wallet = WalletMaterialiser(
-            bus.settings, WalletSettings(db_url=db_url, registry_url=bus.registry_url)
+    async with World() as world:
+        civil = await world.provider("wallet", {})
+        await civil.apply(
+            civil.agreement(
+                "wallet",
+                FIELDS,
+                consumer=WALLET,
+                purpose=PURPOSE,
+                legal_basis="bench",
+                consent="required",
+                replaces=None,
+            )
         )
-        processor = bus.processor("bench-wallet", TOPIC)
-        gateway = bus.gateway(db_url, reads_topic="bench-wallet-reads")
-        await bus.run(wallet, processor)
-        await bus.serve(gateway)
-        await _known(gateway, WALLET, PORTAL)
+        portal_token = await civil.subscriber_agency("portal", role=Role.PORTAL)
+        db_url = f"sqlite:///{world.tmp / 'audit.sqlite'}"
+        wallet = WalletMaterialiser(
+            world.settings, WalletSettings(db_url=db_url, registry_url=world.registry_url)
+        )
+        await world.start(running(wallet))
+        await world.start(civil.processor())
+        gateway = await world.start(civil.gateway(db_url))
+        await until(lambda: all(gateway.directory.get(a) for a in (WALLET, civil.consumer("portal"))))
         url = f"http://127.0.0.1:{gateway.settings.port}"
         headers = {"Authorization": f"Bearer {portal_token}"}
         async with (
             httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as client,
-            Publisher(
-                PROVIDER,
-                "bench",
-                key,
-                bootstrap=bus.settings,
-                registry=bus.registry_url,
-                spool_path=bus.tmp / "spool.sqlite",
-            ) as publisher,
+            civil.publisher() as publisher,
         ):
             persons = people(count + 5)
             await _consent_and_create(client, publisher, persons)
             await measure(client, publisher, persons[count:], rate_per_s=rate_per_s)  # warm-up
             latencies = await measure(client, publisher, persons[:count], rate_per_s=rate_per_s)
     return {**summary(latencies), "rate_per_s": rate_per_s, "archive": "sqlite", "goal_s": 1.0}
-
-
-async def _known(gateway: GatewayService, *agencies: str, timeout_s: float = 30.0) -> None:
-    """Until the gateway's directory view has every one of ``agencies`` (it follows bus.agencies)."""
-    deadline = time.monotonic() + timeout_s
-    for agency in agencies:
-        while gateway.directory.get(agency) is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{agency} not in the gateway's directory after {timeout_s} s")
-            await asyncio.sleep(0.05)
 
 
 async def _consent_and_create(
@@ -153,35 +124,6 @@ async def _consent_and_create(
     await asyncio.sleep(1.0)  # the processor follows bus.consent
     await publisher.publish_many([Change(ChangeKind.CREATED, "person", p["iin"], p) for p in persons])
     await publisher.flush(timeout_s=60)
-
-
-async def _prepare(
-    settings: KafkaSettings, registry_url: str, operator: str, portal_token: str, key: Ed25519PrivateKey
-) -> None:
-    """The provider, the portal, the wallet agreement and the ingress topic."""
-    await create_topics(settings, [spec_for(TOPIC), spec_for(SystemTopic.AUDIT)])
-    async with RegistryClient(registry_url, token=operator) as client:
-        await client.register(f"{TOPIC}-value", SCHEMA.read_text())
-    public = key.public_key()
-    for entry in (
-        AgencyEntry(
-            id=PROVIDER,
-            name="Bench civil registry",
-            public_keys={key_id_for(public): public_key_text(public)},
-        ),
-        AgencyEntry(
-            id=PORTAL, name="Bench portal", role=Role.PORTAL, token_hashes=(hash_token(portal_token),)
-        ),
-    ):
-        await put_agency(settings, entry)
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            SystemTopic.AGREEMENTS, key=AGREEMENT.id.encode(), value=AGREEMENT.model_dump_json().encode()
-        )
-    finally:
-        await producer.stop()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine import profile
-from bench.publish import people
+from bench.world import people
 from bus.event.envelope import ChangeKind
 from bus.event.signing import private_key_from_pem
 from bus.kafka.client import KafkaSettings

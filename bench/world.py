@@ -1,39 +1,41 @@
-"""The bench's bus on one machine: embedded broker, registry, agencies, agreements and backlogs.
+"""The bench's bus in one process: a broker of the bench's engine, the registry, and providers.
 
-Every scenario that needs a processor uses ``World``: one provider per measurement (so each
-run starts from empty state topics), three agreements per provider (fan-out 7: 3 deliveries,
-state, 3 audit entries), a consumer agency with a token for the subscriber SDK, and backlogs
-of canonical person records published through the publisher SDK.
+``async with World() as world`` starts an ephemeral broker (``bench/engine.py``) with the system
+topics and the registry on a free port, in this process. ``provider(label)`` adds one provider per
+measurement (so each run starts from empty state topics): its key, ingress topic and person schema,
+and an agreement per entry of ``grants`` — by default three, so fan-out 7 (3 deliveries, state,
+3 audit entries), one of them to ``CONSUMER``, the agency (with a token) whose subscriber the
+scenarios run. ``start(part)`` keeps a running component (processor, archiver, gateway) until the
+world stops; ``backlog`` publishes canonical person records through the publisher SDK.
+
+Providers are ``tests.support.world.World``: the suite's one world builder (it imports no pytest),
+so registering agencies, writing agreements and running components are written once for both.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import datetime as dt
 import os
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import Any, Self, TypeVar
 
 from bench.engine import local_broker
-from bench.publish import SCHEMA, people
 from bus.broker.ports import free_port
-from bus.directory.model import AgencyEntry
-from bus.directory.publish import put_agency
-from bus.directory.tokens import hash_token, new_token
+from bus.directory.tokens import new_token
 from bus.event.envelope import ChangeKind
-from bus.event.signing import key_id_for, private_key_pem, public_key_text
-from bus.event.topics import SystemTopic, spec_for
-from bus.kafka.client import KafkaSettings, create_system_topics, create_topics, make_producer
-from bus.policy.agreement import Agreement
-from bus.registry.client import RegistryClient
+from bus.event.signing import private_key_pem
+from bus.kafka.client import KafkaSettings, create_system_topics
 from bus.registry.service import RegistryService, RegistrySettings
-from connectors.sdk import Change, Publisher
+from bus.validate.iin import make_iin
+from connectors.sdk import Change
+from tests.support import world as support
+from tests.support.running import serving
 
+T = TypeVar("T")
 FAN_OUT = 7
 GRANTS = {
     "tax": ("iin", "surname", "given_name", "registered_address"),
@@ -41,18 +43,35 @@ GRANTS = {
     "portal": ("iin", "surname", "given_name", "patronymic", "registered_address", "document"),
 }
 CONSUMER = "bench-tax"  # the agency whose subscriber the scenarios run
+Provider = support.World  # one provider: its key, ingress topic and agreements, on the bench's bus
 
 
-@dataclass
-class Provider:
-    name: str
-    key: Ed25519PrivateKey
-    topic: str
-    agreements: list[str] = field(default_factory=list)
+def people(count: int) -> list[dict[str, Any]]:
+    """``count`` distinct canonical person records (valid IINs), the same ones every run."""
+    result: list[dict[str, Any]] = []
+    serial = 0
+    while len(result) < count:
+        birth = dt.date(1960, 1, 1) + dt.timedelta(days=serial % 15000)
+        iin = make_iin(birth, "MALE", serial % 9000)
+        serial += 1
+        if iin is None:
+            continue
+        result.append(
+            {
+                "iin": iin,
+                "surname": "Bench",
+                "given_name": "Test",
+                "birth_date": birth,
+                "sex": "MALE",
+                "registered_address": {"region": "Astana", "settlement": "Astana", "building": "1"},
+            }
+        )
+    return result
 
-    @property
-    def tax_agreement(self) -> str:
-        return f"{self.name}-tax"
+
+def tax_agreement(provider: Provider) -> str:
+    """The id of ``provider``'s agreement with ``CONSUMER``."""
+    return f"tax-{provider.unique}"
 
 
 class World:
@@ -62,100 +81,67 @@ class World:
         self.broker = local_broker()
         self.token = new_token()
         self.consumer_token = new_token()
-        self._tmp = tempfile.TemporaryDirectory()
-        self.tmp = Path(self._tmp.name)
-        self._stop = asyncio.Event()
-        self._serving: asyncio.Task[None] | None = None
-        self.registry: RegistryService | None = None
         self.settings: KafkaSettings
         self.registry_url = ""
+        self.tmp = Path()
+        self._parts = contextlib.AsyncExitStack()
         self._count = 0
 
     async def __aenter__(self) -> Self:
-        await self.broker.__aenter__()
-        await create_system_topics(self.broker.settings())
-        self.settings = self.broker.settings()
-        self.registry = RegistryService(
-            self.settings, RegistrySettings(port=free_port(), operator_token=self.token)
-        )
-        await self.registry.start()
-        up = asyncio.Event()
-        self._serving = asyncio.create_task(self.registry.serve(self._stop, on_started=up.set))
-        await up.wait()
-        self.registry_url = f"http://127.0.0.1:{self.registry.settings.port}"
-        await create_topics(self.settings, [spec_for(SystemTopic.AUDIT)])
-        await put_agency(
-            self.settings,
-            AgencyEntry(id=CONSUMER, name="Bench consumer", token_hashes=(hash_token(self.consumer_token),)),
-        )
+        try:
+            self.tmp = Path(self._parts.enter_context(tempfile.TemporaryDirectory()))
+            await self.start(self.broker)
+            self.settings = self.broker.settings()
+            await create_system_topics(self.settings)
+            registry = RegistryService(
+                self.settings, RegistrySettings(port=free_port(), operator_token=self.token)
+            )
+            await self.start(serving(registry))
+            self.registry_url = f"http://127.0.0.1:{registry.settings.port}"
+            await self._next("bench").add_agency(CONSUMER, "Bench consumer", token=self.consumer_token)
+        except BaseException:
+            await self._parts.aclose()
+            raise
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
-        if self._serving is not None:
-            await self._serving
-        if self.registry is not None:
-            await self.registry.stop()
-        await self.broker.__aexit__(exc_type, exc, tb)
-        self._tmp.cleanup()
+        await self._parts.__aexit__(exc_type, exc, tb)
 
-    async def provider(self, label: str) -> Provider:
-        """A new provider with its ingress topic, schema, key and three agreements (one to CONSUMER)."""
-        self._count += 1
-        name = f"bench-{label}-{self._count}"
-        topic = f"ingress.{name}.person"
-        await create_topics(self.settings, [spec_for(topic)])
-        async with RegistryClient(self.registry_url, token=self.token) as client:
-            await client.register(f"{topic}-value", SCHEMA.read_text())
-        key = Ed25519PrivateKey.generate()
-        public = key.public_key()
-        await put_agency(
-            self.settings,
-            AgencyEntry(
-                id=name, name="Bench provider", public_keys={key_id_for(public): public_key_text(public)}
-            ),
-        )
-        provider = Provider(name, key, topic)
-        producer = make_producer(self.settings)
-        await producer.start()
-        try:
-            for purpose, grant in GRANTS.items():
-                agreement = Agreement(
-                    id=f"{name}-{purpose}",
-                    provider=name,
-                    consumer=CONSUMER if purpose == "tax" else f"bench-{purpose}",
-                    record_type="person",
-                    fields=grant,
-                    purpose=purpose,
+    async def start(self, part: contextlib.AbstractAsyncContextManager[T]) -> T:
+        """Enter ``part`` (a broker, a running component) and keep it until the world stops."""
+        return await self._parts.enter_async_context(part)
+
+    async def provider(self, label: str, grants: Mapping[str, Sequence[str]] = GRANTS) -> Provider:
+        """A new provider ``bench-{label}-{n}`` with its ingress topic, schema, key and an agreement per
+        grant (the one named ``tax`` to ``CONSUMER``)."""
+        provider = self._next(label)
+        await provider.setup()
+        await provider.apply(
+            *(
+                provider.agreement(
+                    purpose,
+                    fields,
+                    consumer=CONSUMER if purpose == "tax" else provider.consumer(purpose),
                     legal_basis="bench",
-                    valid_from=dt.date(2026, 1, 1),
+                    replaces=None,
                 )
-                await producer.send_and_wait(
-                    SystemTopic.AGREEMENTS,
-                    key=agreement.id.encode(),
-                    value=agreement.model_dump_json().encode(),
-                )
-                provider.agreements.append(agreement.id)
-        finally:
-            await producer.stop()
+                for purpose, fields in grants.items()
+            )
+        )
         return provider
 
-    def publisher(self, provider: Provider) -> Publisher:
-        return Publisher(
-            provider.name,
-            "bench",
-            provider.key,
-            bootstrap=self.settings,
-            registry=self.registry_url,
-            spool_path=self.tmp / f"{provider.name}.spool.sqlite",
+    def _next(self, label: str) -> Provider:
+        self._count += 1
+        return Provider(
+            self.settings, self.registry_url, self.token, f"{label}-{self._count}", self.tmp, label="bench"
         )
 
     async def backlog(self, provider: Provider, count: int) -> None:
         """``count`` person changes on the provider's ingress topic, through the publisher SDK."""
         records = people(min(count, 5000))
-        async with self.publisher(provider) as publisher:
+        async with provider.publisher() as publisher:
             for start in range(0, count, 1000):
                 await publisher.publish_many(
                     [
@@ -169,7 +155,7 @@ class World:
         return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
     def key_file(self, provider: Provider) -> Path:
-        path = self.tmp / f"{provider.name}.pem"
+        path = self.tmp / f"{provider.provider}.pem"
         path.write_bytes(private_key_pem(provider.key))
         return path
 
