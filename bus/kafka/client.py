@@ -27,12 +27,13 @@ from aiokafka.errors import (
     for_code,
 )
 from aiokafka.helpers import create_ssl_context
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.errors import BrokerError, BusError
 from bus.event.topics import SystemTopic, TopicSpec, spec_for
 from bus.ids import TopicName
+from bus.kafka.keyring import read_keyring
 
 BROKER_UNREACHABLE: tuple[type[Exception], ...] = (KafkaError, OSError, TimeoutError)
 """What a send or fetch raises when the broker is away (retriable); anything else is a bug, not caught."""
@@ -65,10 +66,62 @@ class KafkaSettings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: Path | None = None
+    keyring: Path | None = None
+    """A local cluster's keyring (``bus up`` prints it): logs in as its default user (the operator)
+    unless a user is given, and lets each component log in as itself (``acting_as``)."""
     client_id: str = "agency-bus"
     # Producer batch compression. "none" by default: lz4/zstd need the ``cramjam`` package, and on
     # the embedded broker (loopback) they cost CPU for no network gain (bench/: compression).
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+
+    @model_validator(mode="after")
+    def _log_in_from_keyring(self) -> KafkaSettings:
+        if self.keyring is None or self.sasl_username is not None:
+            return self
+        found = read_keyring(self.keyring)
+        login = {
+            "security_protocol": found.security_protocol,
+            "sasl_mechanism": found.sasl_mechanism,
+            "ssl_cafile": found.ssl_cafile,
+            "sasl_username": found.default_user,
+            "sasl_password": found.password(found.default_user, path=self.keyring),
+        }
+        for name, value in login.items():
+            object.__setattr__(self, name, value)
+        return self
+
+    def acting_as(self, user: str) -> KafkaSettings:
+        """These settings logged in as ``user`` from the keyring; unchanged without a keyring.
+
+        Every bus service calls this with its own principal, so on ``bus up`` and in the test suite each
+        runs with exactly its own ACLs; a production deployment gives each service its own
+        ``BUS_SASL_USERNAME``/``BUS_SASL_PASSWORD`` instead and has no keyring.
+        """
+        if self.keyring is None:
+            return self
+        return self.logged_in(user, read_keyring(self.keyring).password(user, path=self.keyring))
+
+    def logged_in(self, user: str, password: SecretStr | str) -> KafkaSettings:
+        """The same broker under another SASL/SCRAM login (an agency's, or a service's), without the
+        keyring: a login made for one user never switches to another."""
+        secret = password if isinstance(password, SecretStr) else SecretStr(password)
+        protocol = self.security_protocol
+        if protocol in ("PLAINTEXT", "SSL"):
+            protocol = "SASL_SSL" if protocol == "SSL" else "SASL_PLAINTEXT"
+        return self.model_copy(
+            update={
+                "security_protocol": protocol,
+                "sasl_mechanism": self.sasl_mechanism or "SCRAM-SHA-512",
+                "sasl_username": user,
+                "sasl_password": secret,
+                "keyring": None,
+            }
+        )
+
+    @property
+    def authenticates(self) -> bool:
+        """True when the broker knows who this client is (SASL), so ACLs, not tokens, decide."""
+        return self.sasl_mechanism is not None
 
     @property
     def replication_factor(self) -> int:
@@ -101,6 +154,25 @@ def _common(settings: KafkaSettings) -> dict[str, Any]:
         config["sasl_plain_username"] = settings.sasl_username
         password = settings.sasl_password
         config["sasl_plain_password"] = password.get_secret_value() if password else None
+    return config
+
+
+def librdkafka_config(settings: KafkaSettings) -> dict[str, Any]:
+    """The same connection for a librdkafka (``confluent_kafka``) client: the admin API for ACLs and
+    SCRAM users, which aiokafka lacks."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap,
+        "client.id": settings.client_id,
+        "security.protocol": settings.security_protocol.lower(),
+        "log_level": 4,  # warnings and worse; librdkafka's info lines (queue purges at close) are noise
+    }
+    if settings.ssl_cafile is not None:
+        config["ssl.ca.location"] = str(settings.ssl_cafile)
+    if settings.sasl_mechanism:
+        config["sasl.mechanism"] = settings.sasl_mechanism
+        config["sasl.username"] = settings.sasl_username or ""
+        password = settings.sasl_password
+        config["sasl.password"] = password.get_secret_value() if password else ""
     return config
 
 
@@ -278,11 +350,7 @@ async def iter_to_end(
     try:
         existing = await topic_partitions(consumer, topic)
         if not existing:
-            raise BrokerError(
-                f"topic {topic!r} does not exist on {settings.bootstrap}",
-                hint=f"create it first: bus topics create {topic}",
-                retriable=False,
-            )
+            raise topic_not_found(settings, topic)
         wanted = existing if partitions is None else existing & set(partitions)
         pending = {TopicPartition(topic, p) for p in wanted}
         if not pending:
@@ -314,6 +382,18 @@ async def read_to_end(
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of a (small, e.g. compacted control) topic, in per-partition order."""
     return [r async for batch in iter_to_end(settings, topic, timeout_s=timeout_s) for r in batch]
+
+
+def topic_not_found(settings: KafkaSettings, topic: str) -> BusError:
+    """A topic the metadata does not list: absent, or (where the broker authorises) not ours to see;
+    Kafka leaves both out of the metadata alike."""
+    hidden = f", or {settings.sasl_username} may not see it" if settings.authenticates else ""
+    grants = "; `bus acl diff` shows what the broker grants" if settings.authenticates else ""
+    return BrokerError(
+        f"topic {topic!r} does not exist on {settings.bootstrap}{hidden}",
+        hint=f"create it first: bus topics create {topic}{grants}",
+        retriable=False,
+    )
 
 
 def as_bus_error(exc: KafkaError, *, bootstrap: str = "the broker") -> BusError:

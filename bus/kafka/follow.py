@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from aiokafka import TopicPartition
 
 from bus.errors import BrokerError
-from bus.kafka.client import KafkaSettings, make_consumer, topic_partitions
+from bus.kafka.client import KafkaSettings, make_consumer, topic_not_found, topic_partitions
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -54,11 +54,7 @@ class TopicFollower:
         partitions = await topic_partitions(consumer, self.topic)
         if not partitions:
             await self.stop()
-            raise BrokerError(
-                f"topic {self.topic!r} does not exist on {self.settings.bootstrap}",
-                hint=f"create it first: bus topics create {self.topic}",
-                retriable=False,
-            )
+            raise topic_not_found(self.settings, self.topic)
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)

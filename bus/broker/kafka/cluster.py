@@ -4,6 +4,7 @@ Each node is ``java -cp 'libs/*' kafka.Kafka server.properties`` started through
 ``bus.broker.process.spawn``: its own session and a parent-death signal, so no JVM outlives the
 bus. A durable cluster keeps Kafka's own log directories under ``<data-dir>/kafka/``, with the
 cluster id and ports in ``cluster.json``; an ephemeral one lives in a temp dir removed at stop.
+Every listener authenticates (config.py); the passwords live beside the data (identities.py).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from types import TracebackType
 from typing import IO, Self
 
 from bus.broker.datadir import lock_data_dir
-from bus.broker.kafka.config import HOST, NodeAddress, render, server_properties
+from bus.broker.kafka.config import ADMIN_USER, HOST, ClusterSecrets, NodeAddress, render, server_properties
+from bus.broker.kafka.identities import KEYRING, SECRETS, cluster_secrets, seed, service_keyring
 from bus.broker.kafka.install import LOG4J2, Installation, installed, kafka_version
 from bus.broker.ports import free_port, is_free
 from bus.broker.process import log_tail, spawn, terminate
 from bus.errors import BrokerBinaryNotFound, BrokerError, BrokerStartError
 from bus.kafka.client import BrokerProfile, KafkaSettings, make_admin
+from bus.kafka.keyring import write_private
 
 _STATE = "cluster.json"
 _HEAP = "-Xmx1g"  # a laptop-sized node; Kafka's own scripts default to 1 GiB as well
@@ -88,6 +91,7 @@ class KafkaCluster:
         self.cluster_id = ""
         self.installation: Installation | None = None
         self._lock: IO[str] | None = None
+        self._secrets: ClusterSecrets | None = None
 
     # --- what clients need --------------------------------------------------------------------
 
@@ -114,8 +118,23 @@ class KafkaCluster:
         assert root is not None, "the cluster has not been started"
         return root
 
+    @property
+    def keyring(self) -> Path:
+        """The bus services' passwords (0600): ``BUS_KEYRING`` for every ``bus`` command on this machine."""
+        return self.root / KEYRING
+
     def settings(self) -> KafkaSettings:
-        return KafkaSettings(bootstrap=self.bootstrap, broker_profile=BrokerProfile.KAFKA)
+        """Logged in as the operator; each component switches to its own user (``acting_as``)."""
+        return KafkaSettings(
+            bootstrap=self.bootstrap, broker_profile=BrokerProfile.KAFKA, keyring=self.keyring
+        )
+
+    def admin_settings(self) -> KafkaSettings:
+        """The super user, for seeding users and ACLs (and for tests that set up an attack)."""
+        assert self._secrets is not None, "the cluster has not been started"
+        return KafkaSettings(bootstrap=self.bootstrap, broker_profile=BrokerProfile.KAFKA).logged_in(
+            ADMIN_USER, self._secrets.admin
+        )
 
     def node(self, node_id: int) -> KafkaNode:
         return next(n for n in self.nodes if n.node_id == node_id)
@@ -144,6 +163,9 @@ class KafkaCluster:
             for node in self.nodes:
                 self._spawn(node)
             await self.wait_ready()
+            await seed(
+                self.admin_settings(), service_keyring(self.root), [n.address.bootstrap for n in self.nodes]
+            )
         except BaseException:
             await self.stop()
             raise
@@ -157,21 +179,33 @@ class KafkaCluster:
             state = {}
         ports: list[list[int]] = state.get("ports", [])
         asked = self._first_port is not None and (not ports or ports[0][0] != self._first_port)
-        if asked or len(ports) != self.size or not all(is_free(p, HOST) for pair in ports for p in pair):
+        fits = len(ports) == self.size and all(len(node) == 3 for node in ports)
+        if asked or not fits or not all(is_free(p, HOST) for node in ports for p in node):
             ports = self._new_ports()
         self.cluster_id = state.get("cluster_id") or new_cluster_id()
-        addresses = [NodeAddress(i + 1, b, c) for i, (b, c) in enumerate(ports)]
+        if state.get("cluster_id") and not (self.root / SECRETS).exists():
+            raise BrokerStartError(
+                f"the Kafka data in {self.root} was made by an older bus whose broker authenticated nobody",
+                hint=f"remove {self.root} (its topics are lost) and start again, or use another --data-dir",
+                retriable=False,
+            )
+        self._secrets = cluster_secrets(self.root)
+        addresses = [NodeAddress(i + 1, b, c, n) for i, (b, c, n) in enumerate(ports)]
         self.nodes = [KafkaNode(a, self.root / f"node-{a.node_id}") for a in addresses]
         for node in self.nodes:
             node.log_dir.mkdir(parents=True, exist_ok=True)
-            properties = server_properties(node.address, addresses, node.home / "data")
-            node.config_path.write_text(render(properties))
+            properties = server_properties(node.address, addresses, node.home / "data", self._secrets)
+            write_private(node.config_path, render(properties))  # it holds the PLAIN passwords
         state_path.write_text(json.dumps({"cluster_id": self.cluster_id, "ports": ports, "nodes": self.size}))
 
     def _new_ports(self) -> list[list[int]]:
-        """Broker ports from ``--port`` (P, P+1, P+2) or free ones; controller ports are always free ones."""
+        """Client ports from ``--port`` (P, P+1, P+2) or free ones; controller and replication ports are
+        always free ones."""
         first = self._first_port
-        return [[first + i if first else free_port(HOST), free_port(HOST)] for i in range(self.size)]
+        return [
+            [first + i if first else free_port(HOST), free_port(HOST), free_port(HOST)]
+            for i in range(self.size)
+        ]
 
     def _java(self, main: str, *args: str, node: KafkaNode) -> list[str]:
         assert self.installation is not None
@@ -189,16 +223,32 @@ class KafkaCluster:
         ]
 
     def _format(self, node: KafkaNode) -> None:
+        """Format once, seeding the super user's SCRAM credential (KIP-900): SCRAM users otherwise need
+        a running cluster and an authenticated admin to be created."""
         if (node.home / "data" / "meta.properties").exists():
             return
+        assert self._secrets is not None
+        admin = f"SCRAM-SHA-512=[name={ADMIN_USER},password={self._secrets.admin}]"
         argv = self._java(
-            "kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(node.config_path), node=node
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            self.cluster_id,
+            "-c",
+            str(node.config_path),
+            "--add-scram",
+            admin,
+            node=node,
         )
         result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
         if result.returncode != 0:
+            said = "".join(
+                line
+                for line in (result.stdout + result.stderr).splitlines(keepends=True)
+                if "Scram" not in line
+            )  # the tool prints the seeded credential's salted keys
             raise BrokerStartError(
-                f"formatting Kafka node {node.node_id} in {node.home} failed:\n"
-                f"{result.stdout}{result.stderr}",
+                f"formatting Kafka node {node.node_id} in {node.home} failed:\n{said}",
                 hint="remove the node's data directory if it belongs to another cluster",
                 retriable=False,
             )
@@ -242,7 +292,11 @@ class KafkaCluster:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
-        admin = make_admin(KafkaSettings(bootstrap=",".join(n.address.bootstrap for n in live)))
+        admin = make_admin(
+            self.admin_settings().model_copy(
+                update={"bootstrap": ",".join(n.address.bootstrap for n in live)}
+            )
+        )
         try:
             await asyncio.wait_for(admin.start(), 5.0)
             cluster = await asyncio.wait_for(admin.describe_cluster(), 5.0)
