@@ -15,7 +15,7 @@ import yaml
 
 from bus.acl.rules import AclRule, PatternType, Permission, ResourceType
 
-__all__ = ["kafka_acls_script", "strimzi_users", "strimzi_users_yaml"]
+__all__ = ["kafka_acls_script", "markdown_matrix", "strimzi_users", "strimzi_users_yaml"]
 
 STRIMZI_API = "kafka.strimzi.io/v1beta2"
 
@@ -107,3 +107,23 @@ def strimzi_users_yaml(rules: Iterable[AclRule], *, cluster: str, source: str) -
         for u in strimzi_users(rules, cluster=cluster)
     ]
     return head + "---\n" + "---\n".join(docs)
+
+
+def markdown_matrix(rules: Iterable[AclRule]) -> str:
+    """One table row per principal and resource: what it may do there, and why (docs/security.md)."""
+    merged: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for rule in sorted(rules):
+        if rule.resource_type is ResourceType.CLUSTER:
+            resource = "cluster"
+        else:
+            star = "*" if rule.pattern is PatternType.PREFIXED else ""
+            resource = f"{rule.resource_type.value} `{rule.name}{star}`"
+        operations, whys = merged.setdefault((rule.principal, resource), ([], []))
+        denied = rule.permission is Permission.DENY
+        operations.append(f"**deny {rule.operation.value}**" if denied else rule.operation.value)
+        if rule.why and rule.why not in whys:
+            whys.append(rule.why)
+    rows = ["| principal | resource | allowed | why |", "|---|---|---|---|"]
+    for (principal, resource), (operations, whys) in merged.items():
+        rows.append(f"| `{principal}` | {resource} | {', '.join(operations)} | {'; '.join(whys)} |")
+    return "\n".join(rows) + "\n"

@@ -5,8 +5,9 @@ holds besides the cluster's super users. Agencies get exactly their own prefixes
 
 * a publisher writes ``ingress.<itself>.`` (prefixed, with the trailing dot, so ``tax`` never
   matches ``ingress.tax-office.*``);
-* a consumer named in an applied agreement reads ``deliver.<itself>.`` and uses consumer
-  groups ``bus-sub.<itself>.`` (the subscriber SDK's naming);
+* a consumer reads the delivery topic of each agreement in force that names it (literal names, so
+  revoking one agreement takes exactly its topic away) and uses consumer groups ``bus-sub.<itself>.``
+  (the subscriber SDK's naming);
 * nobody else reads ``bus.agencies`` (webhook secrets), ``bus.audit``, ``state.*`` or another
   agency's topics.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Final
 
@@ -36,7 +38,9 @@ __all__ = [
     "Service",
     "agency_principal",
     "allowed",
+    "directory_agencies",
     "directory_publishers",
+    "in_force_on",
     "principals",
     "rules_for",
 ]
@@ -99,22 +103,44 @@ class Service:
     group: str | None = None
 
     @property
+    def user(self) -> str:
+        """Its SCRAM user name (a dot, which agency ids cannot contain)."""
+        return f"bus.{self.name}"
+
+    @property
     def principal(self) -> str:
-        return f"User:bus.{self.name}"
+        return f"User:{self.user}"
 
 
-# Group ids are the components' defaults (a test pins them against the settings classes).
+# Group ids are the components' defaults (a test pins them against the settings classes); each
+# service may use any group that starts with its default, so several deployments (or tests) of one
+# service can keep separate offsets.
 PROCESSOR = Service("processor", "bus processor run", group="bus-processor")
 REGISTRY = Service("registry", "bus registry serve")
 GATEWAY = Service("gateway", "bus gateway serve")
 WEBHOOKS = Service("webhooks", "bus webhooks run", group="bus-webhooks")
 ARCHIVER = Service("audit-archiver", "bus audit archive", group="bus-audit-archiver")
+WALLET = Service("wallet", "the wallet materialiser of bus up", group="bus-wallet")
+AUDIT_VERIFY = Service("audit-verify", "the audit chain watch of bus up (bus audit verify)")
+SCORECARD = Service("scorecard", "the scorecard gauges of bus up")
+ACL_SYNC = Service("acl-sync", "bus acl sync: broker ACLs follow the agreements and their validity")
 OPERATOR = Service("operator", "the bus CLI run by an operator (agencies, agreements, topics, dlq, backfill)")
-SERVICES: Final = (PROCESSOR, REGISTRY, GATEWAY, WEBHOOKS, ARCHIVER, OPERATOR)
+SERVICES: Final = (
+    PROCESSOR,
+    REGISTRY,
+    GATEWAY,
+    WEBHOOKS,
+    ARCHIVER,
+    WALLET,
+    AUDIT_VERIFY,
+    SCORECARD,
+    ACL_SYNC,
+    OPERATOR,
+)
 SUBSCRIBER_GROUP_PREFIX: Final = "bus-sub."
 AUDIT_READS: Final = SystemTopic.AUDIT_READS.value  # the gateway's read log
 
-_T, _G = ResourceType.TOPIC, ResourceType.GROUP
+_T, _G, _CL = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.CLUSTER
 _LIT, _PRE = PatternType.LITERAL, PatternType.PREFIXED
 _R, _W, _C, _D = Operation.READ, Operation.WRITE, Operation.CREATE, Operation.DESCRIBE
 
@@ -122,6 +148,11 @@ _R, _W, _C, _D = Operation.READ, Operation.WRITE, Operation.CREATE, Operation.DE
 def agency_principal(agency: str) -> str:
     """``User:<agency-id>``: the SCRAM user name of an agency is its directory id."""
     return f"User:{agency_id(agency)}"
+
+
+def directory_agencies(entries: Iterable[AgencyEntry]) -> set[str]:
+    """Entries of role ``agency``: those with a Kafka login (portal, auditor reach the bus over HTTP)."""
+    return {e.id for e in entries if e.role is Role.AGENCY}
 
 
 def directory_publishers(entries: Iterable[AgencyEntry]) -> set[str]:
@@ -132,30 +163,45 @@ def directory_publishers(entries: Iterable[AgencyEntry]) -> set[str]:
     return {e.id for e in entries if e.role is Role.AGENCY and e.public_keys}
 
 
-def rules_for(agreements: Iterable[Agreement], publishers: Iterable[str] = ()) -> list[AclRule]:
+def rules_for(
+    agreements: Iterable[Agreement],
+    publishers: Iterable[str] = (),
+    *,
+    agencies: Iterable[str] = (),
+    today: date | None = None,
+) -> list[AclRule]:
     """Every ACL the cluster needs, sorted and without duplicates.
 
     Publishers are the agreements' providers plus ``publishers`` (e.g. directory agencies with
     a signing key, or providers whose data waits for a future agreement); consumers are the
-    agreements' consumers.
+    agreements' consumers. Given ``today`` (a UTC day, as the processor decides validity), only an
+    agreement in force that day lets its consumer read. Every agency (these and ``agencies``, the
+    directory's) reads ``bus.agreements``: agreements are public, and the subscriber SDK names each
+    delivery's legal basis from them.
     """
     agreements = list(agreements)
     providers = {a.provider for a in agreements} | {agency_id(p) for p in publishers}
-    consumers = {a.consumer for a in agreements}
+    in_force = [a for a in agreements if today is None or in_force_on(a, today)]
+    consumers = {a.consumer for a in in_force}
     rules = _service_rules()
     for provider in sorted(providers):
         who = agency_principal(provider)
         rules += _rules(who, _T, _PRE, f"ingress.{provider}.", [_W], "publish its own record changes")
+    for agreement in in_force:  # one topic per agreement: revoking one leaves the others readable
+        why = f"deliveries under {agreement.id} ({agreement.legal_basis})"
+        rules += _rules(agency_principal(agreement.consumer), _T, _LIT, agreement.delivery_topic, [_R], why)
     for consumer in sorted(consumers):
         who = agency_principal(consumer)
-        named = sorted(a.id for a in agreements if a.consumer == consumer)
-        why = f"receive deliveries of its agreements ({', '.join(named)})"
-        rules += _rules(who, _T, _PRE, f"deliver.{consumer}.", [_R], why)
         rules += _rules(who, _G, _PRE, f"{SUBSCRIBER_GROUP_PREFIX}{consumer}.", [_R], "subscriber SDK groups")
+    for agency in sorted(providers | consumers | {agency_id(a) for a in agencies}):
         rules += _rules(
-            who, _T, _LIT, SystemTopic.AGREEMENTS, [_R], "its agreements' legal basis (agreements are public)"
+            agency_principal(agency), _T, _LIT, SystemTopic.AGREEMENTS, [_R], "agreements are public"
         )
     return sorted(set(rules))
+
+
+def in_force_on(agreement: Agreement, day: date) -> bool:
+    return agreement.valid_from <= day and (agreement.valid_until is None or day <= agreement.valid_until)
 
 
 def principals(rules: Iterable[AclRule]) -> list[str]:
@@ -176,9 +222,10 @@ def _rules(
 
 
 def _service_rules() -> list[AclRule]:
-    """What each bus service's code uses (read off its consumers, producers and ensure_topics)."""
-    p, r, g, wh, a, op = (s.principal for s in SERVICES)
+    """What each bus service's code uses (read off its consumers, producers and ensure_topics;
+    proven by the test suite, which runs every component under its own principal)."""
     st = SystemTopic
+    p, r, g, wh, a = (s.principal for s in (PROCESSOR, REGISTRY, GATEWAY, WEBHOOKS, ARCHIVER))
     rules: list[AclRule] = []
     # processor: ingress.* → state/deliver/dlq/bus.audit; follows the control topics; ensure_topics
     # lists every system topic at start-up, so it must at least see each of them.
@@ -195,7 +242,7 @@ def _service_rules() -> list[AclRule]:
         rules += _rules(p, _T, _LIT, topic, [_R], "followed view: keys, agreements, consent")
     for topic in (st.AUDIT_CHECKPOINTS, st.SCHEMAS, st.AUDIT_READS):
         rules += _rules(p, _T, _LIT, topic, [_D], "ensure_topics checks that every system topic exists")
-    rules += _rules(p, _G, _LIT, _group(PROCESSOR), [_R], "the workers' consumer group")
+    rules += _rules(p, _G, _PRE, _group(PROCESSOR), [_R], "the workers' consumer group")
     # registry: the bus.schemas log and the directory (write tokens)
     rules += _rules(r, _T, _LIT, st.SCHEMAS, [_R, _W], "the schema log it serves and appends to")
     rules += _rules(r, _T, _LIT, st.AGENCIES, [_R], "tokens that may register schemas")
@@ -206,6 +253,7 @@ def _service_rules() -> list[AclRule]:
         g, _T, _PRE, "ingress.", [Operation.DESCRIBE_CONFIGS], "max.message.bytes: refuse a record too large"
     )
     rules += _rules(g, _T, _LIT, st.AGENCIES, [_R], "tokens and agency ids of callers")
+    rules += _rules(g, _T, _LIT, st.AGREEMENTS, [_R], "the catalogue and the tracker's legal bases")
     rules += _rules(g, _T, _LIT, st.CONSENT, [_R, _W], "consent wallet: current state and changes")
     rules += _rules(g, _T, _LIT, AUDIT_READS, [_W], "who looked at a citizen's tracker")
     # webhook dispatcher: deliveries → POSTs; parks what a receiver cannot take
@@ -213,16 +261,61 @@ def _service_rules() -> list[AclRule]:
     rules += _rules(wh, _T, _PRE, "dlq.webhook.", [_W, _C], "parked webhook deliveries")
     rules += _rules(wh, _T, _LIT, st.AGENCIES, [_R], "webhook URLs and secrets")
     rules += _rules(wh, _T, _LIT, st.AGREEMENTS, [_R], "legal basis of each delivery")
-    rules += _rules(wh, _G, _LIT, _group(WEBHOOKS), [_R], "the dispatchers' consumer group")
+    rules += _rules(wh, _G, _PRE, _group(WEBHOOKS), [_R], "the dispatchers' consumer group")
     # audit archiver: bus.audit → SQL, signed chain heads back to Kafka
     rules += _rules(a, _T, _LIT, st.AUDIT, [_R], "entries to archive")
     rules += _rules(a, _T, _LIT, st.AUDIT_CHECKPOINTS, [_W], "signed chain heads")
-    rules += _rules(a, _G, _LIT, _group(ARCHIVER), [_R], "committed offsets, for lag monitoring")
-    # operator CLI (DESIGN §5a: everything) minus Delete/Alter, which stay with the cluster admin
+    rules += _rules(a, _G, _PRE, _group(ARCHIVER), [_R], "committed offsets, for lag monitoring")
+    return rules + _companion_rules() + _operator_rules()
+
+
+def _companion_rules() -> list[AclRule]:
+    """The smaller components of ``bus up``: wallet, chain watch, scorecard and the ACL sync."""
+    st = SystemTopic
+    w, v, sc, sync = (s.principal for s in (WALLET, AUDIT_VERIFY, SCORECARD, ACL_SYNC))
+    rules: list[AclRule] = []
+    # wallet materialiser: the citizen wallet's deliveries, kept per citizen under consent
+    rules += _rules(w, _T, _PRE, "deliver.wallet.", [_R], "deliveries to the citizen wallet")
+    rules += _rules(w, _G, _PRE, _group(WALLET), [_R], "the materialiser's consumer group")
+    for topic in (st.AGREEMENTS, st.CONSENT):
+        rules += _rules(w, _T, _LIT, topic, [_R], "the wallet's agreements and the citizens' consent")
+    # chain watch: re-verifies the archive against the signed checkpoints
+    rules += _rules(v, _T, _LIT, st.AUDIT_CHECKPOINTS, [_R], "signed chain heads to verify against")
+    rules += _rules(
+        v, _T, _LIT, st.AUDIT, [_D], "the audit topic's end offsets, for what is not archived yet"
+    )
+    # scorecard: agency names and agreements beside the archive
+    for topic in (st.AGENCIES, st.AGREEMENTS):
+        rules += _rules(sc, _T, _LIT, topic, [_R], "agency names and agreements of the scorecard")
+    # ACL sync: reads what the ACLs derive from; writes ACLs; creates each agreement's delivery topic
+    for topic in (st.AGENCIES, st.AGREEMENTS):
+        rules += _rules(sync, _T, _LIT, topic, [_R], "agreements and publishers the ACLs derive from")
+    rules += _rules(
+        sync, _T, _PRE, "deliver.", [_C, _D], "a new agreement's delivery topic exists before its grant"
+    )
+    rules += _rules(sync, _CL, _LIT, CLUSTER_NAME, [_D, Operation.ALTER], "list, add and remove ACLs")
+    return rules
+
+
+def _operator_rules() -> list[AclRule]:
+    """The operator CLI (DESIGN §5a: everything) minus deleting topics and changing broker configs,
+    which stay with the cluster's administrator."""
+    op = OPERATOR.principal
+    rules: list[AclRule] = []
     for prefix in ("ingress.", "deliver.", "state.", "dlq.", "bus."):
         rules += _rules(
             op, _T, _PRE, prefix, [_R, _W, _C], "operator commands: apply, replay, backfill, inspect"
         )
+    rules += _rules(op, _T, _LIT, "*", [Operation.DESCRIBE_CONFIGS], "inspect any topic's configuration")
+    rules += _rules(op, _G, _LIT, "*", [_R], "inspect and reset any group's offsets (lag, replay)")
+    rules += _rules(
+        op,
+        _CL,
+        _LIT,
+        CLUSTER_NAME,
+        [_D, Operation.ALTER],
+        "agencies' SCRAM users and ACLs (bus agencies, bus acl)",
+    )
     return rules
 
 

@@ -1,4 +1,9 @@
-"""``bus acl export``: the broker ACLs the applied agreements call for, as a script or KafkaUsers."""
+"""``bus acl export|diff|apply|sync``: the broker ACLs the applied agreements call for.
+
+``export`` renders them for deploy/ (a script or Strimzi KafkaUsers); ``diff`` compares them with
+what the broker enforces; ``apply`` makes the broker agree once; ``sync`` keeps it agreeing (on every
+agreement or directory change and when an agreement starts or expires) until stopped.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,15 @@ import typer
 
 from bus.acl.render import kafka_acls_script, strimzi_users_yaml
 from bus.acl.rules import AclRule, directory_publishers, rules_for
+from bus.acl.sync import AclPlan, AclSync, current_rules, plan, reconcile, utc_today
+from bus.cli.agencies import current_directory
 from bus.cli.options import Bootstrap, Profile, require_settings
-from bus.cli.runner import fail, run
-from bus.directory.view import AgencyDirectory
-from bus.errors import BusError
-from bus.event.topics import SystemTopic
-from bus.kafka.client import BrokerProfile, KafkaSettings, read_to_end
+from bus.cli.runner import err_console, fail, run
+from bus.cli.signals import stop_requested
+from bus.errors import BusError, ConfigError
+from bus.kafka.access import broker_acls
+from bus.kafka.client import BrokerProfile, KafkaSettings
 from bus.policy.agreement import load_agreements
-from bus.policy.agreements_view import AgreementsView
 
 app = typer.Typer(help="Broker ACLs generated from the agreements.", no_args_is_help=True)
 
@@ -28,15 +34,11 @@ class AclFormat(StrEnum):
 
 
 async def applied_rules(settings: KafkaSettings, publishers: list[str]) -> list[AclRule]:
-    """Rules for the agreements in force on ``bus.agreements`` and the directory's signing agencies."""
-    agreements = AgreementsView()
-    for record in await read_to_end(settings, SystemTopic.AGREEMENTS):
-        agreements.apply(record)
-    directory = AgencyDirectory()
-    for record in await read_to_end(settings, SystemTopic.AGENCIES):
-        directory.apply(record)
+    """Rules for the agreements applied on ``bus.agreements`` and the directory's signing agencies."""
+    _, agreements = await current_rules(settings, utc_today())
+    directory = await current_directory(settings)
     signing = directory_publishers(directory.entries())
-    return rules_for(agreements.active.values(), sorted(signing | set(publishers)))
+    return rules_for(agreements, sorted(signing | set(publishers)))
 
 
 @app.command("export")
@@ -88,3 +90,63 @@ def export(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"{len(rules)} ACL rules written to {output}", err=True)
+
+
+@app.command("diff")
+def diff(bootstrap: Bootstrap = None, profile: Profile = BrokerProfile.KAFKA) -> None:
+    """What the broker enforces against what the agreements in force today imply (+ missing, - extra)."""
+
+    async def body() -> AclPlan:
+        settings = _enforcing(require_settings(bootstrap, profile))
+        desired, _ = await current_rules(settings, utc_today())
+        return plan(desired, await broker_acls(settings))
+
+    _show(run(body()), applied=False)
+
+
+@app.command("apply")
+def apply(bootstrap: Bootstrap = None, profile: Profile = BrokerProfile.KAFKA) -> None:
+    """Make the broker's ACLs on the bus's topics and groups equal what the agreements imply."""
+    settings = _enforcing(require_settings(bootstrap, profile))
+    _show(run(reconcile(settings)), applied=True)
+
+
+@app.command("sync")
+def sync(bootstrap: Bootstrap = None, profile: Profile = BrokerProfile.KAFKA) -> None:
+    """Keep the broker's ACLs equal to what the agreements imply until Ctrl-C (runs as bus.acl-sync)."""
+    settings = _enforcing(require_settings(bootstrap, profile))
+
+    async def body() -> None:
+        with stop_requested() as stop:
+            syncing = AclSync(settings)
+            await syncing.start()
+            try:
+                err_console.print(f"keeping the ACLs of {settings.bootstrap} in step with the agreements")
+                await syncing.run(stop)
+            finally:
+                await syncing.stop()
+
+    run(body())
+
+
+def _enforcing(settings: KafkaSettings) -> KafkaSettings:
+    if not settings.authenticates:
+        fail(
+            ConfigError(
+                f"the broker at {settings.bootstrap} authenticates nobody, so it can enforce no ACL",
+                hint="on the tansu engine every local process may read and write every topic "
+                "(docs/security.md); use Apache Kafka with SASL (bus up --engine kafka)",
+            )
+        )
+    return settings
+
+
+def _show(change: AclPlan, *, applied: bool) -> None:
+    for sign, rules in (("+", change.add), ("-", change.remove)):
+        for rule in sorted(rules):
+            typer.echo(
+                f"{sign} {rule.permission} {rule.principal} {rule.operation} "
+                f"{rule.resource_type}:{rule.pattern}:{rule.name}"
+            )
+    verb = ("added", "removed") if applied else ("missing", "extra")
+    err_console.print(f"{len(change.add)} {verb[0]}, {len(change.remove)} {verb[1]}")

@@ -1,4 +1,9 @@
-"""``bus agencies add|list``: the agency directory on the bus.agencies topic."""
+"""``bus agencies add|rotate-credentials|list``: the agency directory on the bus.agencies topic.
+
+Where the broker authenticates (Apache Kafka with SASL), an agency of role ``agency`` also gets a
+SCRAM user named after its id, created through the admin API and printed once with its token, and
+the broker's ACLs are reconciled at once (its grants follow its agreements and signing keys).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from rich.console import Console
 from rich.table import Table
 
+from bus.acl.sync import reconcile
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
 from bus.directory.model import AgencyEntry, Role
@@ -19,6 +25,7 @@ from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
 from bus.event.signing import key_id_for, private_key_pem, public_key_from_text, public_key_text
 from bus.event.topics import SystemTopic, agency_id
+from bus.kafka.access import upsert_users
 from bus.kafka.client import BrokerProfile, KafkaSettings, read_to_end
 
 app = typer.Typer(help="Add and list agencies and their tokens.", no_args_is_help=True)
@@ -63,10 +70,47 @@ def add(
             webhook=webhook,
         )
         await put_agency(settings, entry)
+        if role is Role.AGENCY and settings.authenticates:
+            await _issue_kafka_login(settings, agency)
         console.print(f"agency [bold]{agency}[/] ({role.value}) saved; its token (shown once):")
-        print(token)
+        print(token)  # the last line, for scripts
 
     run(body())
+
+
+@app.command("rotate-credentials")
+def rotate_credentials(
+    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    bootstrap: Bootstrap = None,
+    profile: Profile = BrokerProfile.KAFKA,
+) -> None:
+    """Replace an agency's Kafka password (the old one stops working at its next login)."""
+
+    async def body() -> None:
+        settings = require_settings(bootstrap, profile)
+        entry = (await current_directory(settings)).get(agency)
+        if entry is None or entry.role is not Role.AGENCY:
+            raise ConfigError(
+                f"{agency!r} is not an agency in the directory", hint=f"bus agencies add {agency} --name …"
+            )
+        if not settings.authenticates:
+            raise ConfigError(
+                f"the broker at {settings.bootstrap} authenticates nobody: there is no Kafka login to rotate",
+                hint="agencies get Kafka logins on Apache Kafka with SASL (bus up --engine kafka, a cluster)",
+            )
+        await _issue_kafka_login(settings, agency)
+
+    run(body())
+
+
+async def _issue_kafka_login(settings: KafkaSettings, agency: str) -> None:
+    """A new SCRAM password for ``agency``, printed once; then the ACLs its entry implies."""
+    password = new_token()
+    await upsert_users(settings, {agency: password})
+    await reconcile(settings)
+    console.print(f"agency [bold]{agency}[/]: its Kafka login (SASL/SCRAM-SHA-512, shown once):")
+    print(f"BUS_SASL_USERNAME={agency}")
+    print(f"BUS_SASL_PASSWORD={password}")
 
 
 async def _add_public_key(settings: KafkaSettings, agency: str, public_key: Ed25519PublicKey) -> str:

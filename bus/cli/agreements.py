@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bus.acl.sync import reconcile
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.errors import ConfigError
@@ -120,6 +121,8 @@ async def apply_folder(
             await producer.send_and_wait(SystemTopic.AGREEMENTS, key=agreement_id.encode(), value=None)
     finally:
         await producer.stop()
+    if settings.authenticates:  # the broker enforces: grants follow the agreements at once
+        await reconcile(settings)
     return added, changed, removed, len(wanted) - len(added) - len(changed)
 
 

@@ -22,7 +22,7 @@ from bus.cli.options import (
 )
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
-from bus.kafka.client import BrokerProfile, make_admin
+from bus.kafka.client import BrokerProfile, KafkaSettings, make_admin
 
 app = typer.Typer(help="Install, run or inspect the Kafka-protocol broker.", no_args_is_help=True)
 console = Console()
@@ -38,6 +38,25 @@ def storage_line(broker: LocalBroker) -> str:
     if broker.data_dir is None:
         return IN_MEMORY_WARNING
     return f"durable: topics, records and offsets are kept in [bold]{broker.data_dir}[/]"
+
+
+def access_line(broker: LocalBroker) -> str:
+    """Who may use the broker: said plainly, because on tansu the answer is every local process."""
+    if broker.settings().authenticates:
+        return (
+            "access: SASL/SCRAM-SHA-512 on every listener, ACLs enforced (deny by default); "
+            f"each bus service logs in as itself (passwords in {broker.settings().keyring}, mode 0600)"
+        )
+    return (
+        "[bold yellow]access: none enforced[/]: tansu authenticates nobody, so any process on this machine "
+        f"can read and write every topic (it listens on {broker.bootstrap} only); see docs/security.md"
+    )
+
+
+def exports(settings: KafkaSettings) -> str:
+    """The variables another shell sets to use this broker as the operator."""
+    line = f"export BUS_BOOTSTRAP={settings.bootstrap} BUS_BROKER_PROFILE={settings.broker_profile.value}"
+    return f"{line} BUS_KEYRING={settings.keyring}" if settings.keyring else line
 
 
 def engine_line(choice: Choice, broker: LocalBroker) -> str:
@@ -90,11 +109,8 @@ def up(
                 console.print(f"broker ready at [bold green]{broker.bootstrap}[/]")
                 console.print(engine_line(choice, broker))
                 console.print(storage_line(broker))
-                profile = broker.settings().broker_profile.value
-                console.print(
-                    f"use it from another shell: export BUS_BOOTSTRAP={broker.bootstrap} "
-                    f"BUS_BROKER_PROFILE={profile}"
-                )
+                console.print(access_line(broker))
+                console.print(f"use it from another shell: {exports(broker.settings())}")
                 await stop.wait()
                 console.print("stopping broker…")
 

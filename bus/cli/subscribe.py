@@ -35,10 +35,17 @@ def subscribe(
     profile: Profile = BrokerProfile.KAFKA,
     registry: RegistryUrl = DEFAULT_REGISTRY_URL,
 ) -> None:
-    """Print an agreement's updates as a table: subject, kind, changed fields and the projected record."""
+    """Print an agreement's updates as a table: subject, kind, changed fields and the projected record.
+
+    On Apache Kafka it logs in as BUS_SASL_USERNAME (an agency's Kafka login) or, with BUS_KEYRING, as the
+    operator; the broker's ACLs decide what it may read.
+    """
     settings = require_settings(bootstrap, profile)
-    if not token:
-        raise typer.BadParameter("give the agency's token or the operator token (--token / BUS_TOKEN)")
+    if not token and not settings.authenticates:
+        raise typer.BadParameter(
+            "this broker authenticates nobody: give the agency's token or the operator token "
+            "(--token / BUS_TOKEN)"
+        )
 
     async def body() -> None:
         consumer = agency or (await active_agreement(settings, agreement)).consumer

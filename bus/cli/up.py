@@ -16,13 +16,14 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from bus.acl.sync import AclSync
 from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.read import read_audit
 from bus.audit.watch import ChainWatch
 from bus.broker.engine import Engine
 from bus.broker.ports import free_port
 from bus.cli.agreements import apply_folder
-from bus.cli.broker import engine_line, start_local, storage_line
+from bus.cli.broker import access_line, engine_line, exports, start_local, storage_line
 from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, EngineOption, Ephemeral, Profile
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
@@ -44,7 +45,7 @@ from bus.registry.service import RegistryService, RegistrySettings
 from bus.report.gauges import ScorecardGauges
 from bus.run.environment import operator_token
 from bus.run.supervise import Component, Served, Supervisor
-from bus.wallet.materialise import WalletMaterialiser, WalletSettings
+from bus.wallet.materialise import WalletMaterialiser, WalletSettings, name_the_wallet
 from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 
 console = Console()
@@ -79,12 +80,16 @@ def up(
             if bootstrap:
                 settings = KafkaSettings(bootstrap=bootstrap, broker_profile=profile)
                 where, storage = f"external cluster at {bootstrap}", "storage: the cluster's own"
+                access = (
+                    f"access: as the cluster enforces it (logged in as {settings.sasl_username or 'nobody'})"
+                )
             else:
                 choice, broker = start_local(engine, broker_port, data_dir, ephemeral)
                 await stack.enter_async_context(broker)
                 settings = broker.settings()
                 where = engine_line(choice, broker)
                 storage = storage_line(broker)
+                access = access_line(broker)
             await create_system_topics(settings)
             given_token = operator_token()
             token = given_token or new_token()
@@ -136,6 +141,8 @@ def up(
             def chain_watch() -> Component:
                 return ChainWatch(settings, audit_db, audit_key)
 
+            await name_the_wallet(settings)
+
             def wallet() -> Component:
                 return WalletMaterialiser(
                     settings, WalletSettings(db_url=audit_db, registry_url=registry_url)
@@ -144,8 +151,14 @@ def up(
             def scorecard() -> Component:
                 return ScorecardGauges(settings, audit_db)
 
-            # the archiver first: it creates the archive that the gateway's tracker reads
+            def acl_sync() -> Component:
+                return AclSync(settings)
+
+            # ACLs first where the broker enforces them (every agency's grant follows its agreements);
+            # then the archiver: it creates the archive that the gateway's tracker reads
+            components = [("acl-sync", acl_sync)] if settings.authenticates else []
             for name, make in (
+                *components,
                 ("archiver", archiver),
                 ("gateway", gateway),
                 ("processor", processor),
@@ -179,12 +192,12 @@ def up(
                     "wallet:     deliver.wallet.* kept per citizen (GET /v1/wallet/{iin}/records); "
                     "scorecard: GET /v1/reports/agencies, bus report agencies\n"
                     f"operations: http://127.0.0.1:{ops_port}/metrics, /healthz, /readyz\n"
-                    f"{token_line}\nexport BUS_BOOTSTRAP={settings.bootstrap} "
-                    f"BUS_BROKER_PROFILE={settings.broker_profile} BUS_REGISTRY_URL={registry_url}",
+                    f"{token_line}\n{exports(settings)} BUS_REGISTRY_URL={registry_url}",
                     title="agency-bus is up",
                 )
             )
             console.print(storage)
+            console.print(access)
             if demo:
                 # the demo's spools live with the data, so a second run continues each key's sequence
                 demo_dir = None if ephemeral or bootstrap else data_dir / "demo"

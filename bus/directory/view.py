@@ -29,9 +29,11 @@ class AgencyDirectory:
         self._entries: dict[str, AgencyEntry] = {}
         self._by_token_hash: dict[str, str] = {}
         self._operator_hash = hash_token(operator_token) if operator_token else None
+        self.version = 0  # bumps on every record, so followers of the view know when to look again
 
     def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Reduce one ``bus.agencies`` record (latest per key wins; tombstone removes)."""
+        self.version += 1
         key = record.key.decode() if record.key else ""
         previous = self._entries.pop(key, None)
         if previous is not None:
