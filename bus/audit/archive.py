@@ -23,6 +23,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.acl.rules import ARCHIVER
 from bus.audit.chain import GENESIS, ArchivedEntry, link
 from bus.audit.checkpoint import Checkpoint, sign_checkpoint
 from bus.audit.db import ArchiveStore, Head, StoredRow
@@ -70,7 +71,7 @@ class Archiver:
     """``start()``, then ``run(stop)`` or ``step()``; ``stop()`` publishes the final checkpoints."""
 
     def __init__(self, kafka: KafkaSettings, settings: ArchiveSettings) -> None:
-        self.kafka = kafka
+        self.kafka = kafka = kafka.acting_as(ARCHIVER.user)
         self.settings = settings
         self.key = load_or_create_key(settings.key_file)
         self.key_id = key_id_for(self.key.public_key())

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from bus.acl.rules import AUDIT_VERIFY
 from bus.audit.db import ArchiveStore
 from bus.audit.keys import load_trusted_keys, public_key_path
 from bus.audit.verify import verify_archive
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 class ChainWatch:
     def __init__(self, kafka: KafkaSettings, db_url: str, key_file: Path, every_s: float = 60.0) -> None:
-        self._kafka = kafka
+        self._kafka = kafka.acting_as(AUDIT_VERIFY.user)
         self._db_url = db_url
         self._key_file = key_file
         self._every_s = every_s

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.acl.rules import GATEWAY
 from bus.audit.archive import DEFAULT_DB_URL
 from bus.directory.view import AgencyDirectory
 from bus.event.signed_event import Signer
@@ -79,7 +80,7 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
 
 class GatewayService:
     def __init__(self, kafka: KafkaSettings, settings: GatewaySettings) -> None:
-        self.kafka = kafka
+        self.kafka = kafka = kafka.acting_as(GATEWAY.user)
         self.settings = settings
         self.signer = Signer.of(load_or_create_key(settings.key_file))
         self.directory = AgencyDirectory(settings.operator_token)

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.acl.rules import PROCESSOR
 from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT, AuditEntry
 from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
@@ -117,7 +118,7 @@ class Processor:
                 "the processor needs the operator token to register delivery schemas",
                 hint="set BUS_OPERATOR_TOKEN",
             )
-        self.kafka = kafka
+        self.kafka = kafka = kafka.acting_as(PROCESSOR.user)
         self.settings = settings
         self.registry = RegistryClient(settings.registry_url, token=settings.operator_token)
         self.directory = AgencyDirectory()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.acl.rules import REGISTRY
 from bus.directory.view import AgencyDirectory
 from bus.event.topics import SystemTopic, spec_for
 from bus.http.server import serve_app
@@ -35,7 +36,7 @@ class RegistryService:
     """Store + agency directory + HTTP API; ``start`` returns once both views caught up."""
 
     def __init__(self, kafka: KafkaSettings, settings: RegistrySettings) -> None:
-        self.kafka = kafka
+        self.kafka = kafka = kafka.acting_as(REGISTRY.user)
         self.settings = settings
         self.store = SchemaStore(kafka)
         self.directory = AgencyDirectory(settings.operator_token)

@@ -15,6 +15,7 @@ import logging
 from prometheus_client import Gauge
 
 from bus import metrics
+from bus.acl.rules import SCORECARD
 from bus.audit.db import ArchiveStore
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
@@ -64,6 +65,7 @@ class ScorecardGauges:
     """Follows the directory and the agreements; recomputes the gauges every ``every_s`` seconds."""
 
     def __init__(self, kafka: KafkaSettings, db_url: str, *, every_s: float = 60.0) -> None:
+        kafka = kafka.acting_as(SCORECARD.user)
         self.every_s = every_s
         self.store = ArchiveStore(db_url)
         self.directory = AgencyDirectory()

@@ -57,7 +57,7 @@ class Subscriber:
     def __init__(
         self,
         agency: str,
-        token: str,
+        token: str | None = None,
         *,
         bootstrap: str | KafkaSettings,
         registry: str,
@@ -77,10 +77,10 @@ class Subscriber:
         self._registry = RegistryClient(registry)
         self._directory = AgencyDirectory(operator_token)
         self._agreements = AgreementsView()
-        # On a production cluster the SASL login authenticates and ACLs authorise; agencies may not
-        # read bus.agencies (it holds webhook secrets), so the token is checked against it only where
-        # the broker authenticates nobody (tansu, or a local Kafka without SASL).
-        self._check_token = self._settings.sasl_mechanism is None
+        # Where the broker authenticates (Kafka with SASL), the agency's own login and the broker's
+        # ACLs decide, and agencies may not read bus.agencies (it holds webhook secrets); the token is
+        # checked against the directory only where the broker authenticates nobody (tansu).
+        self._check_token = not self._settings.authenticates
         self._followers = [TopicFollower(self._settings, SystemTopic.AGREEMENTS, self._agreements.apply)]
         if self._check_token:
             self._followers.append(self._directory.follower(self._settings))
@@ -95,7 +95,7 @@ class Subscriber:
             await follower.start()
         if not self._check_token:
             return
-        principal = self._directory.authenticate(f"Bearer {self._token}")
+        principal = self._directory.authenticate(f"Bearer {self._token}") if self._token else None
         if principal is None or (principal.role is not Role.OPERATOR and principal.agency != self.agency):
             await self.close()
             raise AccessDeniedError(
@@ -134,6 +134,23 @@ class Subscriber:
             )
         return deliver(found.consumer, agreement)
 
+    async def _delivery_topic(self, agreement: str) -> str:
+        """The agreement's topic. Where the broker authorises, the bus created it when the agreement came
+        into force and the broker alone decides whether this login may read it; elsewhere the SDK creates
+        it when missing, so a subscriber may start before the first delivery."""
+        topic = self.topic_for(agreement)
+        if not self._settings.authenticates:
+            await create_topics(self._settings, [spec_for(topic)])
+        return topic
+
+    def _not_readable(self, agreement: str, topic: str) -> AccessDeniedError:
+        return AccessDeniedError(
+            f"the broker does not let {self._settings.sasl_username or self.agency!r} read {topic}: "
+            f"agreement {agreement!r} is not in force today, or its grant has not reached the broker yet",
+            hint="check its validity with `bus agreements list`; the bus grants an agreement's topic to its "
+            "consumer while it is in force (docs/security.md)",
+        )
+
     def parked(self) -> list[Parked]:
         """Updates the handler gave up on, and deliveries that could not be decoded."""
         return self._store.parked()
@@ -151,14 +168,14 @@ class Subscriber:
 
         For operators and demos (``bus subscribe``): it never moves the agency's own position.
         """
-        topic = self.topic_for(agreement)
-        await create_topics(self._settings, [spec_for(topic)])
+        topic = await self._delivery_topic(agreement)
         consumer = make_consumer(self._settings, max_poll_records=self._max_batch)
         await consumer.start()
         try:
-            consumer.assign(
-                [TopicPartition(topic, p) for p in sorted(await topic_partitions(consumer, topic))]
-            )
+            partitions = await topic_partitions(consumer, topic)
+            if not partitions:
+                raise self._not_readable(agreement, topic)
+            consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
             await consumer.seek_to_beginning()
             while True:
                 records = await self._next_batch(consumer)
@@ -240,8 +257,7 @@ class Subscriber:
     async def _items(
         self, agreement: str, *, follow: bool
     ) -> AsyncIterator[tuple[ConsumerRecord[bytes, bytes], Item]]:
-        topic = self.topic_for(agreement)
-        await create_topics(self._settings, [spec_for(topic)])
+        topic = await self._delivery_topic(agreement)
         consumer = make_consumer(
             self._settings,
             group_id=f"bus-sub.{self.agency}.{agreement}",
@@ -251,6 +267,8 @@ class Subscriber:
         await consumer.start()
         offsets = _Offsets(consumer)
         try:
+            if not await topic_partitions(consumer, topic):
+                raise self._not_readable(agreement, topic)
             consumer.subscribe([topic])
             while True:
                 records = await self._next_batch(consumer)

@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.acl.rules import WALLET as WALLET_SERVICE
 from bus.audit.archive import DEFAULT_DB_URL
 from bus.audit.db import ArchiveStore
 from bus.delivery.decode import DeliveryDecoder
@@ -60,7 +61,7 @@ class WalletSettings(BaseSettings):
 
     db_url: str = DEFAULT_DB_URL
     registry_url: str = "http://127.0.0.1:8081"
-    group_id: str = "bus-sub.wallet.materialiser"  # inside the ACLs generated for consumer `wallet`
+    group_id: str = "bus-wallet"  # runs as bus.wallet, whose ACLs hold this group prefix
     max_batch: int = Field(default=2000, ge=1)
 
 
@@ -69,11 +70,17 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name.rsplit(".", 1)[-1]).lower()
 
 
+async def name_the_wallet(operator: KafkaSettings) -> None:
+    """The wallet's directory entry, so reports and the tracker name it: written by the operator, since
+    the materialiser (bus.wallet) may not write the directory."""
+    await put_agency(operator, AgencyEntry(id=WALLET, name=WALLET_NAME))
+
+
 class WalletMaterialiser:
     """``start()``, then ``run(stop)`` or ``step()``; ``stop()`` closes everything."""
 
     def __init__(self, kafka: KafkaSettings, settings: WalletSettings) -> None:
-        self.kafka = kafka
+        self.kafka = kafka = kafka.acting_as(WALLET_SERVICE.user)
         self.settings = settings
         self.store = ArchiveStore(settings.db_url)
         self.agreements = AgreementsView()
@@ -90,10 +97,9 @@ class WalletMaterialiser:
         self._started = False
 
     async def start(self) -> None:
-        """Migrate the archive schema, name the wallet in the directory, follow agreements and consent."""
+        """Migrate the archive schema, follow agreements and consent."""
         await asyncio.to_thread(self.store.migrate)
         await create_topics(self.kafka, [spec_for(SystemTopic.AGREEMENTS), spec_for(SystemTopic.CONSENT)])
-        await put_agency(self.kafka, AgencyEntry(id=WALLET, name=WALLET_NAME))
         await self._agreements.start()
         await self._consents.start()
         await self._consumer.start()

@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.acl.rules import WEBHOOKS
 from bus.delivery.decode import DeliveryDecoder
 from bus.delivery.update import Undeliverable
 from bus.directory.model import WebhookEntry
@@ -92,7 +93,7 @@ class WebhookDispatcher:
     """``start()`` → ``run(stop)`` → ``stop()``; one consumer group shared by all dispatcher processes."""
 
     def __init__(self, kafka: KafkaSettings, settings: WebhookSettings) -> None:
-        self.kafka = kafka
+        self.kafka = kafka = kafka.acting_as(WEBHOOKS.user)
         self.settings = settings
         self.directory = AgencyDirectory()
         self._agreements = AgreementsView()
