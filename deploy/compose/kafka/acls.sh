@@ -8,13 +8,26 @@ set -euo pipefail
 : "${COMMAND_CONFIG:?set COMMAND_CONFIG to the admin client properties file}"
 acl() { kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add "$@"; }
 
+# User:bus.acl-sync
+acl --allow-principal User:bus.acl-sync --operation Alter --cluster  # list, add and remove ACLs
+acl --allow-principal User:bus.acl-sync --operation Describe --cluster  # list, add and remove ACLs
+acl --allow-principal User:bus.acl-sync --operation Read --topic bus.agencies --resource-pattern-type literal  # agreements and publishers the ACLs derive from
+acl --allow-principal User:bus.acl-sync --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements and publishers the ACLs derive from
+acl --allow-principal User:bus.acl-sync --operation Create --topic deliver. --resource-pattern-type prefixed  # a new agreement's delivery topic exists before its grant
+acl --allow-principal User:bus.acl-sync --operation Describe --topic deliver. --resource-pattern-type prefixed  # a new agreement's delivery topic exists before its grant
+
 # User:bus.audit-archiver
-acl --allow-principal User:bus.audit-archiver --operation Read --group bus-audit-archiver --resource-pattern-type literal  # committed offsets, for lag monitoring
+acl --allow-principal User:bus.audit-archiver --operation Read --group bus-audit-archiver --resource-pattern-type prefixed  # committed offsets, for lag monitoring
 acl --allow-principal User:bus.audit-archiver --operation Read --topic bus.audit --resource-pattern-type literal  # entries to archive
 acl --allow-principal User:bus.audit-archiver --operation Write --topic bus.audit.checkpoints --resource-pattern-type literal  # signed chain heads
 
+# User:bus.audit-verify
+acl --allow-principal User:bus.audit-verify --operation Describe --topic bus.audit --resource-pattern-type literal  # the audit topic's end offsets, for what is not archived yet
+acl --allow-principal User:bus.audit-verify --operation Read --topic bus.audit.checkpoints --resource-pattern-type literal  # signed chain heads to verify against
+
 # User:bus.gateway
 acl --allow-principal User:bus.gateway --operation Read --topic bus.agencies --resource-pattern-type literal  # tokens and agency ids of callers
+acl --allow-principal User:bus.gateway --operation Read --topic bus.agreements --resource-pattern-type literal  # the catalogue and the tracker's legal bases
 acl --allow-principal User:bus.gateway --operation Write --topic bus.audit.reads --resource-pattern-type literal  # who looked at a citizen's tracker
 acl --allow-principal User:bus.gateway --operation Read --topic bus.consent --resource-pattern-type literal  # consent wallet: current state and changes
 acl --allow-principal User:bus.gateway --operation Write --topic bus.consent --resource-pattern-type literal  # consent wallet: current state and changes
@@ -22,6 +35,10 @@ acl --allow-principal User:bus.gateway --operation DescribeConfigs --topic ingre
 acl --allow-principal User:bus.gateway --operation Write --topic ingress. --resource-pattern-type prefixed  # HTTP ingestion on behalf of agencies
 
 # User:bus.operator
+acl --allow-principal User:bus.operator --operation Alter --cluster  # agencies' SCRAM users and ACLs (bus agencies, bus acl)
+acl --allow-principal User:bus.operator --operation Describe --cluster  # agencies' SCRAM users and ACLs (bus agencies, bus acl)
+acl --allow-principal User:bus.operator --operation Read --group '*' --resource-pattern-type literal  # inspect and reset any group's offsets (lag, replay)
+acl --allow-principal User:bus.operator --operation DescribeConfigs --topic '*' --resource-pattern-type literal  # inspect any topic's configuration
 acl --allow-principal User:bus.operator --operation Create --topic bus. --resource-pattern-type prefixed  # operator commands: apply, replay, backfill, inspect
 acl --allow-principal User:bus.operator --operation Read --topic bus. --resource-pattern-type prefixed  # operator commands: apply, replay, backfill, inspect
 acl --allow-principal User:bus.operator --operation Write --topic bus. --resource-pattern-type prefixed  # operator commands: apply, replay, backfill, inspect
@@ -39,7 +56,7 @@ acl --allow-principal User:bus.operator --operation Read --topic state. --resour
 acl --allow-principal User:bus.operator --operation Write --topic state. --resource-pattern-type prefixed  # operator commands: apply, replay, backfill, inspect
 
 # User:bus.processor
-acl --allow-principal User:bus.processor --operation Read --group bus-processor --resource-pattern-type literal  # the workers' consumer group
+acl --allow-principal User:bus.processor --operation Read --group bus-processor --resource-pattern-type prefixed  # the workers' consumer group
 acl --allow-principal User:bus.processor --operation Read --topic bus.agencies --resource-pattern-type literal  # followed view: keys, agreements, consent
 acl --allow-principal User:bus.processor --operation Read --topic bus.agreements --resource-pattern-type literal  # followed view: keys, agreements, consent
 acl --allow-principal User:bus.processor --operation Write --topic bus.audit --resource-pattern-type literal  # one audit entry per decision
@@ -64,8 +81,18 @@ acl --allow-principal User:bus.registry --operation Read --topic bus.agencies --
 acl --allow-principal User:bus.registry --operation Read --topic bus.schemas --resource-pattern-type literal  # the schema log it serves and appends to
 acl --allow-principal User:bus.registry --operation Write --topic bus.schemas --resource-pattern-type literal  # the schema log it serves and appends to
 
+# User:bus.scorecard
+acl --allow-principal User:bus.scorecard --operation Read --topic bus.agencies --resource-pattern-type literal  # agency names and agreements of the scorecard
+acl --allow-principal User:bus.scorecard --operation Read --topic bus.agreements --resource-pattern-type literal  # agency names and agreements of the scorecard
+
+# User:bus.wallet
+acl --allow-principal User:bus.wallet --operation Read --group bus-wallet --resource-pattern-type prefixed  # the materialiser's consumer group
+acl --allow-principal User:bus.wallet --operation Read --topic bus.agreements --resource-pattern-type literal  # the wallet's agreements and the citizens' consent
+acl --allow-principal User:bus.wallet --operation Read --topic bus.consent --resource-pattern-type literal  # the wallet's agreements and the citizens' consent
+acl --allow-principal User:bus.wallet --operation Read --topic deliver.wallet. --resource-pattern-type prefixed  # deliveries to the citizen wallet
+
 # User:bus.webhooks
-acl --allow-principal User:bus.webhooks --operation Read --group bus-webhooks --resource-pattern-type literal  # the dispatchers' consumer group
+acl --allow-principal User:bus.webhooks --operation Read --group bus-webhooks --resource-pattern-type prefixed  # the dispatchers' consumer group
 acl --allow-principal User:bus.webhooks --operation Read --topic bus.agencies --resource-pattern-type literal  # webhook URLs and secrets
 acl --allow-principal User:bus.webhooks --operation Read --topic bus.agreements --resource-pattern-type literal  # legal basis of each delivery
 acl --allow-principal User:bus.webhooks --operation Read --topic deliver. --resource-pattern-type prefixed  # deliveries of agencies with a webhook
@@ -73,48 +100,53 @@ acl --allow-principal User:bus.webhooks --operation Create --topic dlq.webhook. 
 acl --allow-principal User:bus.webhooks --operation Write --topic dlq.webhook. --resource-pattern-type prefixed  # parked webhook deliveries
 
 # User:business-registry
+acl --allow-principal User:business-registry --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
 acl --allow-principal User:business-registry --operation Write --topic ingress.business-registry. --resource-pattern-type prefixed  # publish its own record changes
 
 # User:civil-registry
+acl --allow-principal User:civil-registry --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
 acl --allow-principal User:civil-registry --operation Write --topic ingress.civil-registry. --resource-pattern-type prefixed  # publish its own record changes
 
 # User:egov-portal
 acl --allow-principal User:egov-portal --operation Read --group bus-sub.egov-portal. --resource-pattern-type prefixed  # subscriber SDK groups
-acl --allow-principal User:egov-portal --operation Read --topic bus.agreements --resource-pattern-type literal  # its agreements' legal basis (agreements are public)
-acl --allow-principal User:egov-portal --operation Read --topic deliver.egov-portal. --resource-pattern-type prefixed  # receive deliveries of its agreements (civil-to-egov-own-data)
+acl --allow-principal User:egov-portal --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:egov-portal --operation Read --topic deliver.egov-portal.civil-to-egov-own-data --resource-pattern-type literal  # deliveries under civil-to-egov-own-data (Law of the Republic of Kazakhstan "On Informatization" of 24 November 2015 (e-government web portal); Law of the Republic of Kazakhstan "On Personal Data and Their Protection" of 21 May 2013 (the subject's access to their own data))
 
 # User:health
 acl --allow-principal User:health --operation Read --group bus-sub.health. --resource-pattern-type prefixed  # subscriber SDK groups
-acl --allow-principal User:health --operation Read --topic bus.agreements --resource-pattern-type literal  # its agreements' legal basis (agreements are public)
-acl --allow-principal User:health --operation Read --topic deliver.health. --resource-pattern-type prefixed  # receive deliveries of its agreements (civil-to-health-attachment)
+acl --allow-principal User:health --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:health --operation Read --topic deliver.health.civil-to-health-attachment --resource-pattern-type literal  # deliveries under civil-to-health-attachment (Code of the Republic of Kazakhstan "On Public Health and the Healthcare System" of 7 July 2020 (attachment to primary health care organisations); Law of the Republic of Kazakhstan "On Personal Data and Their Protection" of 21 May 2013 (consent of the data subject))
 
 # User:insurance-bureau
 acl --allow-principal User:insurance-bureau --operation Read --group bus-sub.insurance-bureau. --resource-pattern-type prefixed  # subscriber SDK groups
-acl --allow-principal User:insurance-bureau --operation Read --topic bus.agreements --resource-pattern-type literal  # its agreements' legal basis (agreements are public)
-acl --allow-principal User:insurance-bureau --operation Read --topic deliver.insurance-bureau. --resource-pattern-type prefixed  # receive deliveries of its agreements (vehicle-to-insurance-motor)
+acl --allow-principal User:insurance-bureau --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:insurance-bureau --operation Read --topic deliver.insurance-bureau.vehicle-to-insurance-motor --resource-pattern-type literal  # deliveries under vehicle-to-insurance-motor (Law of the Republic of Kazakhstan "On Compulsory Insurance of Civil Liability of Vehicle Owners" of 1 July 2003)
 
 # User:land-registry
+acl --allow-principal User:land-registry --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
 acl --allow-principal User:land-registry --operation Write --topic ingress.land-registry. --resource-pattern-type prefixed  # publish its own record changes
 
 # User:police
 acl --allow-principal User:police --operation Read --group bus-sub.police. --resource-pattern-type prefixed  # subscriber SDK groups
-acl --allow-principal User:police --operation Read --topic bus.agreements --resource-pattern-type literal  # its agreements' legal basis (agreements are public)
-acl --allow-principal User:police --operation Read --topic deliver.police. --resource-pattern-type prefixed  # receive deliveries of its agreements (vehicle-to-police-register)
+acl --allow-principal User:police --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:police --operation Read --topic deliver.police.vehicle-to-police-register --resource-pattern-type literal  # deliveries under vehicle-to-police-register (Law of the Republic of Kazakhstan "On Road Traffic" of 17 April 2014 (state registration of vehicles); Law of the Republic of Kazakhstan "On Internal Affairs Bodies" of 23 April 2014)
 
 # User:social-protection
 acl --allow-principal User:social-protection --operation Read --group bus-sub.social-protection. --resource-pattern-type prefixed  # subscriber SDK groups
-acl --allow-principal User:social-protection --operation Read --topic bus.agreements --resource-pattern-type literal  # its agreements' legal basis (agreements are public)
-acl --allow-principal User:social-protection --operation Read --topic deliver.social-protection. --resource-pattern-type prefixed  # receive deliveries of its agreements (civil-to-social-benefits)
+acl --allow-principal User:social-protection --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:social-protection --operation Read --topic deliver.social-protection.civil-to-social-benefits --resource-pattern-type literal  # deliveries under civil-to-social-benefits (Social Code of the Republic of Kazakhstan of 20 April 2023 (proactive provision of social benefits); Law of the Republic of Kazakhstan "On Personal Data and Their Protection" of 21 May 2013)
 
 # User:tax
 acl --allow-principal User:tax --operation Read --group bus-sub.tax. --resource-pattern-type prefixed  # subscriber SDK groups
-acl --allow-principal User:tax --operation Read --topic bus.agreements --resource-pattern-type literal  # its agreements' legal basis (agreements are public)
-acl --allow-principal User:tax --operation Read --topic deliver.tax. --resource-pattern-type prefixed  # receive deliveries of its agreements (civil-to-tax-taxpayer, land-to-tax-property)
+acl --allow-principal User:tax --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:tax --operation Read --topic deliver.tax.civil-to-tax-taxpayer --resource-pattern-type literal  # deliveries under civil-to-tax-taxpayer (Tax Code of the Republic of Kazakhstan, Art. 24 (taxpayer registration))
+acl --allow-principal User:tax --operation Read --topic deliver.tax.land-to-tax-property --resource-pattern-type literal  # deliveries under land-to-tax-property (Tax Code of the Republic of Kazakhstan (land tax); Land Code of the Republic of Kazakhstan of 20 June 2003 (state land cadastre))
 
 # User:vehicle-registry
+acl --allow-principal User:vehicle-registry --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
 acl --allow-principal User:vehicle-registry --operation Write --topic ingress.vehicle-registry. --resource-pattern-type prefixed  # publish its own record changes
 
 # User:wallet
 acl --allow-principal User:wallet --operation Read --group bus-sub.wallet. --resource-pattern-type prefixed  # subscriber SDK groups
-acl --allow-principal User:wallet --operation Read --topic bus.agreements --resource-pattern-type literal  # its agreements' legal basis (agreements are public)
-acl --allow-principal User:wallet --operation Read --topic deliver.wallet. --resource-pattern-type prefixed  # receive deliveries of its agreements (civil-to-wallet-person)
+acl --allow-principal User:wallet --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:wallet --operation Read --topic deliver.wallet.civil-to-wallet-person --resource-pattern-type literal  # deliveries under civil-to-wallet-person (Law of the Republic of Kazakhstan "On Personal Data and Their Protection" of 21 May 2013 (the data subject's right of access to their own personal data))

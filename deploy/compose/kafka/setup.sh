@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One-shot, idempotent: the bus services' SCRAM users, every topic (topics.sh) and every ACL
-# (acls.sh), as the bus.admin super user. Re-run after regenerating acls.sh for new agreements:
+# One-shot, idempotent: the bus services' SCRAM users (users.sh), every topic (topics.sh) and every
+# ACL (acls.sh), as the bus.admin super user. Re-run after regenerating acls.sh for new agreements:
 #   docker compose run --rm kafka-setup
 set -euo pipefail
 : "${KAFKA_ADMIN_PASSWORD:?}" "${KAFKA_TLS_PASSWORD:?}"
@@ -20,12 +20,7 @@ scram() {
   kafka-configs.sh --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --alter \
     --entity-type users --entity-name "$1" --add-config "SCRAM-SHA-512=[password=$2]"
 }
-scram bus.processor "${KAFKA_PASSWORD_PROCESSOR:?}"
-scram bus.registry "${KAFKA_PASSWORD_REGISTRY:?}"
-scram bus.gateway "${KAFKA_PASSWORD_GATEWAY:?}"
-scram bus.webhooks "${KAFKA_PASSWORD_WEBHOOKS:?}"
-scram bus.audit-archiver "${KAFKA_PASSWORD_AUDIT_ARCHIVER:?}"
-scram bus.operator "${KAFKA_PASSWORD_OPERATOR:?}"
+source /opt/bus/users.sh
 
 bash /opt/bus/topics.sh
 bash /opt/bus/acls.sh
