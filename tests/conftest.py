@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
@@ -16,8 +15,8 @@ import pytest
 import tests.fuzz.profile  # noqa: F401  (registers the fuzz profiles before --hypothesis-profile is read)
 from bus.broker.engine import LocalBroker
 from bus.broker.ports import free_port
-from bus.kafka.client import KafkaSettings, create_system_topics
-from tests.engine import PROFILE, local_broker, serving
+from bus.kafka.client import KafkaSettings
+from tests.engine import PROFILE, admin_settings, local_broker, serving
 from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus
 from tests.support.world import World
@@ -31,7 +30,6 @@ def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBr
     """One ephemeral broker of the suite's engine (tests/engine.py) on free loopback ports, with the
     system topics ``bus up`` creates (Kafka, unlike tansu, does not create a topic on first use)."""
     with serving(local_broker(log_dir=tmp_path_factory.mktemp("broker"))) as broker:
-        asyncio.run(create_system_topics(broker.settings()))
         yield broker
 
 
@@ -42,7 +40,14 @@ def kafka_bootstrap(session_broker: LocalBroker) -> str:
 
 @pytest.fixture
 def kafka_settings(session_broker: LocalBroker) -> KafkaSettings:
+    """The suite's own login: the operator (components log in as themselves from its keyring)."""
     return session_broker.settings()
+
+
+@pytest.fixture(scope="session")
+def broker_admin(session_broker: LocalBroker) -> KafkaSettings | None:
+    """The session broker's super user, to grant a component a test's own topic (None on tansu)."""
+    return admin_settings(session_broker)
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from tests.engine import ENGINE
+from tests.engine import ENGINE, login_env
 
 
 def pids_with_arg(fragment: str) -> list[int]:
@@ -43,6 +43,14 @@ def wait_until_gone(fragment: str, timeout_s: float = 15.0) -> list[int]:
 
 
 BROKER_LINE = r"(?:Apache Kafka|tansu) at (\S+) \(pid (\d+)"
+
+
+def exported(out: LineReader) -> dict[str, str]:
+    """What ``bus broker up`` / ``bus up`` tells a user to export in another shell (``export A=1 B=2``)."""
+    line = out.wait_for(r"export ((?:BUS_[A-Z_]+=\S+ ?)+)")[1]
+    return dict(pair.split("=", 1) for pair in line.split())
+
+
 """What ``bus up`` and ``bus broker up`` print about their local broker: address and (first) pid."""
 
 
@@ -95,12 +103,22 @@ class LineReader:
         raise AssertionError(f"no line matching {pattern!r}; output was:\n{''.join(self.lines)}")
 
 
+def bus_env(args: Sequence[str], env: Mapping[str, str] | None) -> dict[str, str]:
+    """Plain output, the suite's engine, and the keyring of the broker named by ``--bootstrap``, as a
+    user's shell has after exporting what ``bus up`` prints (``env`` wins)."""
+    given = dict(env or {})
+    login = {}
+    if "--bootstrap" in args and "BUS_KEYRING" not in given and "BUS_SASL_USERNAME" not in given:
+        login = login_env(args[list(args).index("--bootstrap") + 1])
+    return {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "BUS_ENGINE": ENGINE.value, **login, **given}
+
+
 @contextlib.contextmanager
 def running_bus(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
     """Run the installed ``bus`` console script (plain output); stop it at exit."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "BUS_ENGINE": ENGINE.value, **(env or {})}
+    env = bus_env(args, env)
     env.pop("BUS_BOOTSTRAP", None)
     with running_process(["bus", *args], cwd=cwd, env=env) as running:
         yield running
@@ -131,7 +149,7 @@ def running_process(
 def bus(
     *args: str, timeout_s: float = 60.0, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "BUS_ENGINE": ENGINE.value, **(env or {})}
+    env = bus_env(args, env)
     return subprocess.run(
         ["bus", *args], capture_output=True, text=True, env=env, timeout=timeout_s, check=False
     )

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
-from typer.testing import CliRunner
 
 from bus.acl.render import kafka_acls_script
 from bus.acl.rules import rules_for
@@ -19,10 +18,11 @@ from bus.event.topics import SystemTopic, spec_for
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.policy.agreement import load_agreements
 from tests.engine import PROFILE
+from tests.support.cli import BusRunner
 
 REPO = Path(__file__).resolve().parents[2]
 AGREEMENTS = REPO / "deploy" / "agreements"
-runner = CliRunner()
+runner = BusRunner()
 
 
 def _app() -> typer.Typer:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from bus.acl.render import kafka_acls_script, strimzi_users
-from bus.acl.rules import AclRule, Operation, PatternType, Permission, ResourceType, rules_for
+from bus.acl.rules import CLUSTER_NAME, AclRule, Operation, PatternType, Permission, ResourceType, rules_for
 from bus.policy.agreement import load_agreements
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,15 +23,17 @@ STRIMZI_PATTERNS = {"literal", "prefix"}
 def _parse_kafka_line(line: str) -> AclRule:
     args = shlex.split(line.split("  #", 1)[0])
     assert args[0] == "acl"
-    options = dict(zip(args[1::2], args[2::2], strict=True))
+    cluster = "--cluster" in args
+    rest = [a for a in args[1:] if a != "--cluster"]
+    options = dict(zip(rest[0::2], rest[1::2], strict=True))
     permission = Permission.ALLOW if "--allow-principal" in options else Permission.DENY
     principal = options.get("--allow-principal") or options["--deny-principal"]
-    rtype = next(t for t in ResourceType if f"--{t.value}" in options)
+    rtype = ResourceType.CLUSTER if cluster else next(t for t in ResourceType if f"--{t.value}" in options)
     return AclRule(
         principal,
         rtype,
-        PatternType(options["--resource-pattern-type"]),
-        options[f"--{rtype.value}"],
+        PatternType(options.get("--resource-pattern-type", "literal")),
+        CLUSTER_NAME if cluster else options[f"--{rtype.value}"],
         Operation(options["--operation"]),
         permission,
     )
@@ -88,17 +90,17 @@ def test_strimzi_users_hold_the_same_rules() -> None:
         for acl in spec["authorization"]["acls"]:
             resource = acl["resource"]
             assert resource["type"] in STRIMZI_RESOURCE_TYPES
-            assert resource["patternType"] in STRIMZI_PATTERNS
+            assert resource.get("patternType", "literal") in STRIMZI_PATTERNS
             assert acl["type"] in {"allow", "deny"}
             assert set(acl["operations"]) <= STRIMZI_OPERATIONS
-            pattern = PatternType.PREFIXED if resource["patternType"] == "prefix" else PatternType.LITERAL
+            pattern = PatternType.PREFIXED if resource.get("patternType") == "prefix" else PatternType.LITERAL
             for operation in acl["operations"]:
                 back.append(
                     AclRule(
                         f"User:{user['metadata']['name']}",
                         ResourceType(resource["type"]),
                         pattern,
-                        resource["name"],
+                        resource.get("name", CLUSTER_NAME),
                         Operation(operation),
                         Permission(acl["type"].capitalize()),
                     )

@@ -11,13 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bus.acl.rules import (
+    ACL_SYNC,
     ARCHIVER,
     AUDIT_READS,
     GATEWAY,
     OPERATOR,
     PROCESSOR,
     REGISTRY,
+    SCORECARD,
     SERVICES,
+    WALLET,
     WEBHOOKS,
     AclRule,
     Operation,
@@ -80,7 +83,7 @@ def test_an_agency_reads_a_delivery_topic_only_when_an_agreement_names_it_as_con
     for name in UNIVERSE:  # and every one that could exist
         ref = _ref(name)
         if name == topics.SystemTopic.AGREEMENTS:
-            assert _can(who, R, name) == bool(mine), "consumers read the (public) agreements"
+            assert _can(who, R, name), "every agency reads the (public) agreements"
         elif _can(who, R, name):
             assert ref.kind is topics.TopicKind.DELIVER, name
             assert ref.agency == agency, name
@@ -131,7 +134,9 @@ def test_an_agency_joins_only_its_own_subscriber_groups(agency: str) -> None:
 
 def test_only_bus_components_read_the_directory_with_its_webhook_secrets() -> None:
     readers = {p for p in {r.principal for r in RULES} if _can(p, R, topics.SystemTopic.AGENCIES)}
-    assert readers == {s.principal for s in (PROCESSOR, REGISTRY, GATEWAY, WEBHOOKS, OPERATOR)}
+    assert readers == {
+        s.principal for s in (PROCESSOR, REGISTRY, GATEWAY, WEBHOOKS, SCORECARD, ACL_SYNC, OPERATOR)
+    }
 
 
 def test_the_processor_holds_what_its_loop_uses_and_no_more() -> None:
@@ -189,11 +194,13 @@ def test_the_service_groups_are_the_components_defaults() -> None:
     from bus.audit.archive import ArchiveSettings
     from bus.gateway.reads import READS_TOPIC
     from bus.processor.service import ProcessorSettings
+    from bus.wallet.materialise import WalletSettings
     from bus.webhooks.dispatcher import WebhookSettings
 
     assert PROCESSOR.group == ProcessorSettings().group_id
     assert WEBHOOKS.group == WebhookSettings().group_id
     assert ARCHIVER.group == ArchiveSettings().group_id
+    assert WALLET.group == WalletSettings().group_id
     assert AUDIT_READS == READS_TOPIC
 
 

@@ -28,7 +28,7 @@ from bus.event.signing import key_id_for, private_key_from_pem, public_key_text
 from bus.event.topics import spec_for
 from bus.kafka.client import KafkaSettings, create_topics
 from tests.conftest import REPO, running_registry
-from tests.engine import PROFILE, local_broker
+from tests.engine import PROFILE, local_broker, serving
 from tests.processes import running_bus
 
 _HERE = Path(__file__).parent
@@ -122,25 +122,23 @@ def wait_for_token(url: str, token: str) -> None:
 @pytest.fixture(scope="package")
 def api_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiStack]:
     tmp = tmp_path_factory.mktemp("api")
-    broker = local_broker(log_dir=tmp / "broker")
-    asyncio.run(broker.start())
     operator_token = f"operator-{new_token()}"
-    try:
-        with running_registry(broker.bootstrap, operator_token) as registry_url:
-            stack = ApiStack(broker.settings(), registry_url, operator_token, tmp)
-            archive = ArchiveStore(stack.db_url)
-            archive.migrate()  # the tracker reads an (empty) archive
-            archive.close()
-            stack.register_person(stack.provider)
-            stack.register_person(stack.other)
-            with running_gateway(stack, BUS_GATEWAY_BODY_TIMEOUT_S="1") as url:
-                stack.gateway_url = url
-                asyncio.run(stack.add_agencies(tmp / "gateway-key.pem"))
-                for who in ("provider", "other", "portal", "auditor"):
-                    wait_for_token(url, stack.tokens[who])
-                yield stack
-    finally:
-        asyncio.run(broker.stop())
+    with (
+        serving(local_broker(log_dir=tmp / "broker")) as broker,
+        running_registry(broker.bootstrap, operator_token) as registry_url,
+    ):
+        stack = ApiStack(broker.settings(), registry_url, operator_token, tmp)
+        archive = ArchiveStore(stack.db_url)
+        archive.migrate()  # the tracker reads an (empty) archive
+        archive.close()
+        stack.register_person(stack.provider)
+        stack.register_person(stack.other)
+        with running_gateway(stack, BUS_GATEWAY_BODY_TIMEOUT_S="1") as url:
+            stack.gateway_url = url
+            asyncio.run(stack.add_agencies(tmp / "gateway-key.pem"))
+            for who in ("provider", "other", "portal", "auditor"):
+                wait_for_token(url, stack.tokens[who])
+            yield stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bus.acl.rules import ARCHIVER, Operation
 from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.db import ArchiveStore
 from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT, AuditEntry, Decision
@@ -24,6 +25,7 @@ from bus.event.topics import TopicSpec
 from bus.ids import SchemaId, TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from tests.support.eventually import eventually
+from tests.support.logins import grant, may
 from tests.support.world import World
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
@@ -88,6 +90,12 @@ class AuditWorld(World):
                 TopicSpec(TopicName(self.audit_topic), 3, {"cleanup.policy": "delete"}),
                 TopicSpec(TopicName(self.checkpoint_topic), 1, {"cleanup.policy": "compact"}),
             ],
+        )
+        archiver = ARCHIVER.principal  # its own topics, in place of bus.audit and bus.audit.checkpoints
+        await grant(
+            self.admin,
+            may(archiver, Operation.READ, self.audit_topic),
+            may(archiver, Operation.WRITE, self.checkpoint_topic),
         )
 
     async def produce(self, count: int, *, start: int = 0, subject: str | None = None) -> None:
@@ -165,6 +173,7 @@ def audit_schema_id(registry_url: str, operator_token: str) -> SchemaId:
 @pytest.fixture
 async def audit(
     kafka_settings: KafkaSettings,
+    broker_admin: KafkaSettings | None,
     registry_url: str,
     operator_token: str,
     audit_schema_id: SchemaId,
@@ -172,7 +181,13 @@ async def audit(
     tmp_path: Path,
 ) -> AuditWorld:
     world = AuditWorld(
-        kafka_settings, registry_url, operator_token, unique, tmp_path, schema_id=audit_schema_id
+        kafka_settings,
+        registry_url,
+        operator_token,
+        unique,
+        tmp_path,
+        admin=broker_admin,
+        schema_id=audit_schema_id,
     )
     await world.create_topics()
     return world
@@ -184,6 +199,7 @@ ARCHIVED = 600
 @pytest.fixture(scope="module")
 def archived(
     session_broker: LocalBroker,
+    broker_admin: KafkaSettings | None,
     registry_url: str,
     operator_token: str,
     audit_schema_id: SchemaId,
@@ -196,6 +212,7 @@ def archived(
         operator_token,
         uuid.uuid4().hex[:10],
         tmp_path_factory.mktemp("archive"),
+        admin=broker_admin,
         schema_id=audit_schema_id,
     )
 

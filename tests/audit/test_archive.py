@@ -18,6 +18,7 @@ from bus.kafka.client import make_consumer, read_to_end
 from tests.audit.conftest import AuditWorld, rows_in
 from tests.engine import PROFILE
 from tests.postgres import PostgresServer
+from tests.processes import bus_env
 from tests.support.eventually import eventually
 
 
@@ -47,10 +48,10 @@ async def test_entries_archive_to_sqlite_and_postgresql_with_identical_chains(
     pg_url = postgres.create_database(f"audit_{audit.unique}")
     # when one archiver writes them to SQLite and another to PostgreSQL
     started = time.monotonic()
-    await audit.archive(audit.sqlite_url(), count, group_id=f"sqlite-{audit.unique}")
+    await audit.archive(audit.sqlite_url(), count, group_id=f"bus-audit-archiver-sqlite-{audit.unique}")
     sqlite_s = time.monotonic() - started
     started = time.monotonic()
-    await audit.archive(pg_url, count, group_id=f"pg-{audit.unique}")
+    await audit.archive(pg_url, count, group_id=f"bus-audit-archiver-pg-{audit.unique}")
     postgres_s = time.monotonic() - started
     print(f"archived {count} entries: SQLite {sqlite_s:.1f} s, PostgreSQL {postgres_s:.1f} s")
     # then both hold every entry once, gap-free, with the very same hash chains
@@ -120,12 +121,13 @@ async def test_kill_9_mid_archive_then_restart_leaves_no_gap_and_no_duplicate(au
     argv = [
         "bus", "audit", "archive",
         "--db", url, "--key", str(audit.audit_key_file), "--max-batch", "500", "--checkpoint-every", "1000",
-        "--group", f"archiver-{audit.unique}", "--registry", audit.registry_url,
+        "--group", f"bus-audit-archiver-{audit.unique}", "--registry", audit.registry_url,
         "--bootstrap", audit.settings.bootstrap, "--profile", PROFILE,
         "--topic", audit.audit_topic, "--checkpoint-topic", audit.checkpoint_topic,
     ]  # fmt: skip
     # when it is killed with SIGKILL part-way
-    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+    env = bus_env(argv, None)
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as proc:
         await eventually(lambda: rows_in(url, 2000), timeout_s=60)
         os.kill(proc.pid, signal.SIGKILL)
     store = ArchiveStore(url)
@@ -150,7 +152,7 @@ async def test_a_restart_resumes_from_the_database_even_without_committed_offset
     await audit.produce(500, start=1000)
     # when an archiver of another group (no committed offsets: as after a crash right after the SQL
     # commit) archives into the same database
-    await audit.archive(url, 1500, group_id=f"fresh-{audit.unique}")
+    await audit.archive(url, 1500, group_id=f"bus-audit-archiver-fresh-{audit.unique}")
     # then nothing was archived twice and nothing skipped
     chain = chains(url)
     assert sum(len(links) for links in chain.values()) == 1500
@@ -165,7 +167,7 @@ def sql(store: ArchiveStore, statement: str) -> None:
 
 async def committed(audit: AuditWorld) -> dict[int, int]:
     """The archiver group's committed offsets per partition."""
-    consumer = make_consumer(audit.settings, group_id=f"archiver-{audit.unique}")
+    consumer = make_consumer(audit.settings, group_id=f"bus-audit-archiver-{audit.unique}")
     await consumer.start()
     try:
         found = {}

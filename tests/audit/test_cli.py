@@ -6,15 +6,15 @@ import shutil
 from pathlib import Path
 
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from bus.audit.db import ArchiveStore
 from bus.audit.keys import public_key_path
 from bus.cli.audit import app
 from tests.audit.conftest import ARCHIVED, AuditWorld
 from tests.engine import PROFILE
+from tests.support.cli import BusRunner
 
-runner = CliRunner(env={"COLUMNS": "200"})
+runner = BusRunner(env={"COLUMNS": "200"})
 
 
 def verify_argv(world: AuditWorld, db: str) -> list[str]:

@@ -36,7 +36,7 @@ async def test_a_consumer_stopped_in_its_groups_first_generation_leaves_the_grou
     kafka_settings: KafkaSettings, unique: str
 ) -> None:
     # given a topic and a group nobody has joined yet
-    topic, group = f"leave-{unique}", f"leave-{unique}"
+    topic, group = f"test-leave-{unique}", f"test-leave-{unique}"
     await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 2)])
     # when a consumer joins (tansu numbers this first generation 0, which aiokafka would not leave
     # from without the adapter's fix; Kafka numbers it 1) and stops

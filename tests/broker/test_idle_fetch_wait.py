@@ -36,7 +36,7 @@ async def test_a_quiet_consumer_waits_longer_and_a_record_makes_it_quick_again(
 ) -> None:
     # given an empty topic and a consumer that has read nothing for longer than IDLE_AFTER_S
     monkeypatch.setattr(client, "IDLE_AFTER_S", 0.5)
-    topic = f"idle-{unique}"
+    topic = f"test-idle-{unique}"
     await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 1)])
     consumer = make_consumer(kafka_settings)
     await consumer.start()

@@ -14,7 +14,7 @@ async def test_a_batch_that_failed_is_returned_again_by_the_next_fetch(
     kafka_settings: KafkaSettings, unique: str
 ) -> None:
     # given ten records on a two-partition topic and a consumer that fetched them
-    topic = f"replay-{unique}"
+    topic = f"test-replay-{unique}"
     await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 2)])
     producer = make_producer(kafka_settings)
     await producer.start()
@@ -23,7 +23,7 @@ async def test_a_batch_that_failed_is_returned_again_by_the_next_fetch(
             await producer.send_and_wait(topic, key=f"k{n}".encode(), value=f"v{n}".encode())
     finally:
         await producer.stop()
-    consumer = make_consumer(kafka_settings, group_id=f"replay-{unique}")
+    consumer = make_consumer(kafka_settings, group_id=f"test-replay-{unique}")
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])

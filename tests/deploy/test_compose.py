@@ -12,10 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bus.acl.rules import SERVICES
 from tests.deploy.conftest import DEPLOY, yaml_docs
 
 COMPOSE = DEPLOY / "compose"
-BUS_SERVICES = {"registry", "gateway", "processor", "webhooks", "audit-archiver"}
+BUS_SERVICES = {"registry", "gateway", "processor", "webhooks", "audit-archiver", "acl-sync"}
 
 
 def assert_bus_command(args: Sequence[str]) -> None:
@@ -96,10 +97,21 @@ def test_the_bus_services_run_existing_commands_as_their_own_kafka_users() -> No
 
 def test_the_setup_creates_a_scram_user_for_every_service_and_applies_topics_and_acls() -> None:
     setup = (COMPOSE / "kafka" / "setup.sh").read_text()
-    for name in BUS_SERVICES | {"operator"}:
-        assert f"scram bus.{name} " in setup, name
+    users = (COMPOSE / "kafka" / "users.sh").read_text()
+    assert "source /opt/bus/users.sh" in setup
+    for service in SERVICES:  # the principals the ACLs name, from the same code
+        assert f"scram {service.user} " in users, service.name
     assert "bash /opt/bus/topics.sh" in setup
     assert "bash /opt/bus/acls.sh" in setup
+
+
+def test_every_service_password_is_passed_to_the_setup_and_has_an_example() -> None:
+    setup_env = _services()["kafka-setup"]["environment"]
+    example = (COMPOSE / "example.env").read_text()
+    for service in SERVICES:
+        variable = "KAFKA_PASSWORD_" + service.name.upper().replace("-", "_")
+        assert variable in setup_env, variable
+        assert f"{variable}=example-" in example, variable
 
 
 @pytest.mark.parametrize("script", sorted((COMPOSE / "kafka").glob("*.sh")), ids=lambda p: p.name)

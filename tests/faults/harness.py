@@ -43,8 +43,9 @@ from bus.gateway.consent_writer import record_consent
 from bus.kafka.client import KafkaSettings, create_system_topics, create_topics, make_producer, read_to_end
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.webhooks.message import new_secret
-from tests.engine import BROKER_PROFILE, PROFILE
+from tests.engine import PROFILE, login_env, settings_env
 from tests.faults.workload import Workload
+from tests.support.logins import agency_login
 
 REPO = Path(__file__).resolve().parents[2]
 KILLABLE = ("processor", "publisher", "subscriber", "dispatcher", "archiver")
@@ -201,13 +202,14 @@ class FaultRun:
     """One run of the fault suite on its own broker (``bootstrap``), in ``tmp``."""
 
     def __init__(
-        self, bootstrap: str, tmp: Path, profile: Profile, unique: str, ports: Iterable[int]
+        self, settings: KafkaSettings, tmp: Path, profile: Profile, unique: str, ports: Iterable[int]
     ) -> None:
-        self.bootstrap = bootstrap
+        self.bootstrap = settings.bootstrap
         self.tmp = tmp
         self.profile = profile
         self.workload = Workload(unique, profile.subjects, profile.versions)
-        self.settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BROKER_PROFILE)
+        self.settings = settings  # the operator; every component logs in as itself
+        self.logins: dict[str, KafkaSettings] = {}  # the agencies' own
         self.operator_token = f"operator-{new_token()}"
         self.registry_port, self.receiver_port = ports
         self.registry_url = f"http://127.0.0.1:{self.registry_port}"
@@ -228,9 +230,14 @@ class FaultRun:
 
     # -- set-up -------------------------------------------------------------------------
     def env(self, **extra: str) -> dict[str, str]:
-        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "BUS_OPS_PORT": "0", **extra}
+        """The services' keyring (each `bus` component logs in as itself); ``extra`` may give an
+        agency's own login instead."""
+        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "BUS_OPS_PORT": "0"}
         env.pop("BUS_BOOTSTRAP", None)
-        return env
+        return {**env, **login_env(self.bootstrap), **extra}
+
+    def login_env(self, agency: str) -> dict[str, str]:
+        return settings_env(self.logins.get(agency, self.settings))
 
     def add(self, name: str, argv: list[str], **env: str) -> Proc:
         proc = Proc(name, argv, self.env(**env), self.path(f"{name}.log"))
@@ -248,13 +255,13 @@ class FaultRun:
         )  # fmt: skip
         self.add(
             "processor",
-            ["bus", "processor", "run", "--group", f"proc-{w.unique}", "--topics",
+            ["bus", "processor", "run", "--group", f"bus-processor-{w.unique}", "--topics",
              rf"^ingress\.{w.provider}\..*", "--registry", r, *common],
             BUS_OPERATOR_TOKEN=self.operator_token,
         )  # fmt: skip
         self.add(
             "dispatcher",
-            ["bus", "webhooks", "run", "--group", f"hooks-{w.unique}", "--registry", r, *common],
+            ["bus", "webhooks", "run", "--group", f"bus-webhooks-{w.unique}", "--registry", r, *common],
             BUS_WEBHOOKS_AGENCIES=json.dumps([w.consumer("health")]),
             BUS_WEBHOOKS_BACKOFF_BASE_S="0.05",
             BUS_WEBHOOKS_BACKOFF_MAX_S="1.0",
@@ -271,12 +278,14 @@ class FaultRun:
                 "subscriber" if name == "tax" else "police",
                 [*py, "tests.faults.subscriber_worker", b, r, w.consumer(name), self.tokens[name],
                  agreement.id, str(self.path(f"{name}-store.sqlite")), str(self.path(f"{name}.out"))],
+                **self.login_env(w.consumer(name)),
             )  # fmt: skip
         self.add(
             "publisher",
             [*py, "tests.faults.publisher_worker", b, r, str(self.path("spool.sqlite")),
              str(self.path("civil.pem")), w.unique, str(w.subjects), str(w.versions),
              str(self.path("progress")), str(self.profile.pace_s)],
+            **self.login_env(w.provider),
         )  # fmt: skip
 
     async def _register_world(self) -> None:
@@ -330,6 +339,8 @@ class FaultRun:
                 )
         finally:
             await producer.stop()
+        for agency in (w.provider, *(w.consumer(name) for name in ("tax", "police"))):
+            self.logins[agency] = await agency_login(self.settings, agency)  # grants follow the agreements
         granted_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
         health = w.agreement("health")
         for subject in w.consents():
@@ -491,9 +502,11 @@ class FaultRun:
         problems += [f"tax delivery error: {' '.join(parts[1:])}" for parts in tax_lines if parts[0] == "E"]
         order += _order_violations(w, tax_ids)
         delivered += len(set(tax_ids))
-        # police: expired, must receive nothing
+        # police: expired, must receive nothing; where the broker authorises, it may not even read
         police_lines, police_ids = self.subscriber_lines("police")
         unauthorised += len(police_ids)
+        if self.settings.authenticates and "refused:" not in self.procs["police"].output():
+            problems.append("the broker did not refuse police's expired agreement")
         problems += [f"police delivery error: {' '.join(p[1:])}" for p in police_lines if p[0] == "E"]
         # health, through signed webhooks: what the receiver handled (it dedups on webhook-id)
         lines = self.receiver_lines()

@@ -13,6 +13,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from bus.errors import AccessDeniedError
 from bus.kafka.client import KafkaSettings
 from bus.subscriber import Subscriber, Update
 from tests.engine import BROKER_PROFILE
@@ -25,15 +26,23 @@ async def main(argv: list[str]) -> None:
         agency, token, bootstrap=settings, registry=registry, store_path=Path(store)
     ) as subscriber:
         print("subscribed", flush=True)
-        with Path(out).open("a") as sink:
-            async for item in subscriber.updates(agreement, follow=True):
-                if isinstance(item, Update):
-                    fields = ",".join(sorted(item.record or {}))
-                    sink.write(f"U {item.event_id} {item.subject} {item.sequence} {fields}\n")
-                else:
-                    sink.write(f"E {item.reason} {item.detail!r}\n")
-                sink.flush()
-                await item.ack()
+        try:
+            await _follow(subscriber, agreement, out)
+        except AccessDeniedError as exc:  # the broker refuses an agreement that is not in force
+            print(f"refused: {exc}", flush=True)
+            await asyncio.Event().wait()  # stay up like a real consumer until stopped
+
+
+async def _follow(subscriber: Subscriber, agreement: str, out: str) -> None:
+    with Path(out).open("a") as sink:
+        async for item in subscriber.updates(agreement, follow=True):
+            if isinstance(item, Update):
+                fields = ",".join(sorted(item.record or {}))
+                sink.write(f"U {item.event_id} {item.subject} {item.sequence} {fields}\n")
+            else:
+                sink.write(f"E {item.reason} {item.detail!r}\n")
+            sink.flush()
+            await item.ack()
 
 
 if __name__ == "__main__":

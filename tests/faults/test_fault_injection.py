@@ -19,7 +19,7 @@ from tests.faults.harness import CI, LONG, FaultRun, Profile, Summary
 
 
 def _run(broker: LocalBroker, tmp_path: Path, profile: Profile) -> Summary:
-    run = FaultRun(broker.bootstrap, tmp_path, profile, uuid.uuid4().hex[:8], (free_port(), free_port()))
+    run = FaultRun(broker.settings(), tmp_path, profile, uuid.uuid4().hex[:8], (free_port(), free_port()))
     summary = run.run()
     SUMMARY_LINES.append(summary.line())
     print(summary.line())

@@ -22,9 +22,10 @@ from bus.event.topics import spec_for
 from bus.kafka.client import create_topics, read_to_end
 from connectors.sdk import Change, Publisher
 from tests.conftest import REPO, running_registry
-from tests.engine import local_broker
+from tests.engine import local_broker, prepare
 from tests.faults.workload import Workload
 from tests.support.eventually import eventually
+from tests.support.logins import provider_login
 
 PROVIDER_VERSIONS = 4  # 4 versions of 50 subjects: 2 before the outage, 2 during
 
@@ -48,6 +49,9 @@ async def _outage(tmp_path: Path, *, durable: bool) -> tuple[set[str], set[str],
     topic = f"ingress.{workload.provider}.person"
     broker = local_broker(port=port, data_dir=data_dir, log_dir=tmp_path / "logs-1")
     await broker.start()
+    await prepare(broker)
+    key = Ed25519PrivateKey.generate()
+    login = await provider_login(broker.settings(), workload.provider, key)
     operator = "operator-outage"
     with running_registry(broker.bootstrap, operator) as registry_url:
         httpx.post(
@@ -59,8 +63,8 @@ async def _outage(tmp_path: Path, *, durable: bool) -> tuple[set[str], set[str],
         async with Publisher(
             workload.provider,
             "gbd-fl",
-            Ed25519PrivateKey.generate(),
-            bootstrap=broker.settings(),
+            key,
+            bootstrap=login,
             registry=registry_url,
             spool_path=tmp_path / "spool.sqlite",
         ) as publisher:
@@ -75,6 +79,7 @@ async def _outage(tmp_path: Path, *, durable: bool) -> tuple[set[str], set[str],
             # and comes back on the same port (same data dir when durable)
             broker = local_broker(port=port, data_dir=data_dir, log_dir=tmp_path / "logs-2")
             await broker.start()
+            await prepare(broker)
             try:
                 if not durable:
                     await create_topics(broker.settings(), [spec_for(topic)])

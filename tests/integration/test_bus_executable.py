@@ -14,25 +14,27 @@ import pytest
 from bus.broker.engine import Engine
 from bus.broker.ports import free_port
 from tests.engine import ENGINE, PROFILE
-from tests.processes import BROKER_LINE, bus, pid_gone, running_bus
+from tests.processes import BROKER_LINE, bus, exported, pid_gone, running_bus
 
 
 @pytest.fixture
-def broker_up() -> Iterator[tuple[subprocess.Popen[str], str, int]]:
-    """``bus broker up`` of the suite's engine: the process, the bootstrap address, the broker's pid."""
+def broker_up() -> Iterator[tuple[subprocess.Popen[str], str, int, dict[str, str]]]:
+    """``bus broker up`` of the suite's engine: the process, the bootstrap address, the broker's pid, and
+    the variables it says to export in another shell."""
     with running_bus("broker", "up", "--ephemeral", "--port", str(free_port())) as (proc, out):
         found = out.wait_for(BROKER_LINE)
-        yield proc, found[1], int(found[2])
+        yield proc, found[1], int(found[2]), exported(out)
 
 
-def test_broker_up_then_create_then_list(broker_up: tuple[subprocess.Popen[str], str, int]) -> None:
-    # given `bus broker up` running in another shell
-    _, bootstrap, _ = broker_up
+Started = tuple[subprocess.Popen[str], str, int, dict[str, str]]
+
+
+def test_broker_up_then_create_then_list(broker_up: Started) -> None:
+    # given `bus broker up` running in another shell, and what it said to export
+    _, _, _, env = broker_up
     # when a topic is created and topics are listed through it
-    created = bus(
-        "topics", "create", "ingress.civil-registry.person", "--bootstrap", bootstrap, "--profile", PROFILE
-    )
-    listed = bus("topics", "list", "--bootstrap", bootstrap)
+    created = bus("topics", "create", "ingress.civil-registry.person", "--profile", PROFILE, env=env)
+    listed = bus("topics", "list", env=env)
     # then the topic exists with the ingress layout
     assert created.returncode == 0, created.stderr
     assert "created ingress.civil-registry.person (6 partitions, delete)" in created.stdout
@@ -41,20 +43,18 @@ def test_broker_up_then_create_then_list(broker_up: tuple[subprocess.Popen[str],
     assert "ingress" in listed.stdout
 
 
-def test_status_reports_the_single_local_node(broker_up: tuple[subprocess.Popen[str], str, int]) -> None:
-    _, bootstrap, _ = broker_up
-    result = bus("broker", "status", "--bootstrap", bootstrap)
+def test_status_reports_the_single_local_node(broker_up: Started) -> None:
+    _, bootstrap, _, env = broker_up
+    result = bus("broker", "status", env=env)
     assert result.returncode == 0, result.stderr
     node_id = 1 if ENGINE is Engine.KAFKA else 111  # tansu names its one node 111
     assert f"brokers {node_id}@{bootstrap}" in result.stdout
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
-def test_stopping_broker_up_leaves_no_broker_behind(
-    broker_up: tuple[subprocess.Popen[str], str, int], sig: signal.Signals
-) -> None:
+def test_stopping_broker_up_leaves_no_broker_behind(broker_up: Started, sig: signal.Signals) -> None:
     # given a running `bus broker up` and its broker child (a JVM on Kafka, tansu otherwise)
-    proc, _, pid = broker_up
+    proc, _, pid, _ = broker_up
     assert not pid_gone(pid, timeout_s=0), "the broker child should be running"
     # when the parent gets the signal (SIGKILL included: the child has a parent-death signal)
     proc.send_signal(sig)
@@ -104,17 +104,15 @@ def test_bus_up_demo_shows_who_received_what_within_30_seconds(tmp_path: Path) -
 def test_broker_up_keeps_topics_in_bus_data_across_restarts(tmp_path: Path) -> None:
     # given `bus broker up` started with defaults in an empty directory
     with running_bus("broker", "up", "--port", str(free_port()), cwd=tmp_path) as (proc, out):
-        bootstrap = out.wait_for(r"broker ready at (\S+)")[1]
         out.wait_for(rf"kept in\s+{tmp_path / 'bus-data'}")
-        created = bus("topics", "create", "ingress.civil-registry.person", "--bootstrap", bootstrap)
+        created = bus("topics", "create", "ingress.civil-registry.person", env=exported(out))
         assert created.returncode == 0, created.stderr
         # when it is stopped with Ctrl-C
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
     # then a second start in the same directory finds the topic again
     with running_bus("broker", "up", "--port", str(free_port()), cwd=tmp_path) as (proc, out):
-        bootstrap = out.wait_for(r"broker ready at (\S+)")[1]
-        listed = bus("topics", "list", "--bootstrap", bootstrap)
+        listed = bus("topics", "list", env=exported(out))
         assert "ingress.civil-registry.person" in listed.stdout
     assert (tmp_path / "bus-data" / ("kafka" if ENGINE is Engine.KAFKA else "objects")).is_dir()
 

@@ -16,11 +16,11 @@ from tests.processes import running_bus
 def _commands(bootstrap: str, registry: str, tmp: Path) -> dict[str, list[str]]:
     common = ["--bootstrap", bootstrap, "--profile", PROFILE, "--registry", registry]
     return {
-        "processor": ["processor", "run", "--group", f"ops-{tmp.name}", *common],
-        "webhooks": ["webhooks", "run", "--group", f"ops-{tmp.name}", *common],
+        "processor": ["processor", "run", "--group", f"bus-processor-ops-{tmp.name}", *common],
+        "webhooks": ["webhooks", "run", "--group", f"bus-webhooks-ops-{tmp.name}", *common],
         "archiver": [
             "audit", "archive", "--db", f"sqlite:///{tmp / 'audit.sqlite'}", "--key", str(tmp / "k.pem"),
-            "--group", f"ops-{tmp.name}", *common,
+            "--group", f"bus-audit-archiver-ops-{tmp.name}", *common,
         ],
     }  # fmt: skip
 

@@ -17,6 +17,7 @@ from connectors.sdk import Change
 from tests.conftest import REPO
 from tests.engine import PROFILE
 from tests.people import person
+from tests.processes import bus_env
 from tests.support.eventually import eventually
 from tests.support.world import World, update
 
@@ -49,7 +50,7 @@ async def test_kill_9_mid_stream_then_restart_loses_no_delivery(world: World, ka
         "processor",
         "run",
         "--group",
-        f"proc-{world.unique}",
+        f"bus-processor-{world.unique}",
         "--topics",
         rf"^ingress\.{world.provider}\..*",
         "--registry",
@@ -59,7 +60,7 @@ async def test_kill_9_mid_stream_then_restart_loses_no_delivery(world: World, ka
         "--profile",
         PROFILE,
     ]
-    env = {**os.environ, "BUS_OPERATOR_TOKEN": world.operator_token}
+    env = {**bus_env(argv, None), "BUS_OPERATOR_TOKEN": world.operator_token}
     # when the processor is killed with SIGKILL while it works through them
     with subprocess.Popen(
         argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -94,7 +95,7 @@ async def test_two_workers_share_partitions_and_deliver_what_one_would(world: Wo
     await world.apply(tax)
     ids = await world.publish(*address_changes([person(n) for n in range(300)], 10))
     # when two workers of one group process them
-    group = f"pair-{world.unique}"
+    group = f"bus-processor-pair-{world.unique}"
     async with world.processor(group) as first, world.processor(group) as second:
 
         async def shared_and_done() -> bool:  # on Kafka the rebalance may finish after the work does

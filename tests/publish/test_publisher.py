@@ -25,8 +25,9 @@ from bus.kafka.client import KafkaSettings, create_topics, read_to_end
 from connectors.sdk import Change, Publisher, SyncPublisher
 from connectors.sdk._spool import Spool
 from tests.conftest import REPO
-from tests.engine import BROKER_PROFILE, PROFILE, local_broker
+from tests.engine import PROFILE, local_broker, settings_env, started
 from tests.people import person
+from tests.support.logins import provider_login
 
 
 async def create_topic(settings: KafkaSettings, topic: str) -> None:
@@ -60,14 +61,15 @@ async def test_changes_published_while_the_broker_is_down_all_arrive_once_in_ord
 ) -> None:
     # given a durable broker that knows the topic but is stopped
     port, data = free_port(), tmp_path / "broker"
-    async with local_broker(port=port, data_dir=data) as broker:
+    key = Ed25519PrivateKey.generate()
+    async with started(local_broker(port=port, data_dir=data)) as broker:
         await create_topic(broker.settings(), topic)
-    settings = KafkaSettings(bootstrap=f"127.0.0.1:{port}", broker_profile=BROKER_PROFILE)
+        settings = await provider_login(broker.settings(), agency, key)  # kept with the broker's data
     people = [person(n) for n in range(100)]
     async with Publisher(
         agency,
         "gbd-fl",
-        Ed25519PrivateKey.generate(),
+        key,
         bootstrap=settings,
         registry=registry_url,
         spool_path=tmp_path / "spool.sqlite",
@@ -88,7 +90,7 @@ async def test_changes_published_while_the_broker_is_down_all_arrive_once_in_ord
             )
         assert publisher.depth() == 10_000
         # and the broker comes back
-        async with local_broker(port=port, data_dir=data) as broker:
+        async with started(local_broker(port=port, data_dir=data)) as broker:
             await publisher.flush(timeout_s=180)
             records = await read_to_end(broker.settings(), topic)
     # then every change arrived exactly once, each key's changes in order
@@ -108,9 +110,12 @@ def test_sigkill_mid_drain_loses_nothing_and_duplicates_only_by_ce_id(
 ) -> None:
     # given a publisher process that spooled 20,000 changes and is draining them
     asyncio.run(create_topic(kafka_settings, topic))
+    key = Ed25519PrivateKey.generate()
+    login = asyncio.run(provider_login(kafka_settings, agency, key))
     key_file = tmp_path / "key.pem"
-    key_file.write_bytes(private_key_pem(Ed25519PrivateKey.generate()))
+    key_file.write_bytes(private_key_pem(key))
     spool = tmp_path / "spool.sqlite"
+    env = {**os.environ, **settings_env(login)}  # the process logs in as the providing agency
     argv = [
         sys.executable,
         "-m",
@@ -123,7 +128,7 @@ def test_sigkill_mid_drain_loses_nothing_and_duplicates_only_by_ce_id(
         str(key_file),
         "20000",
     ]
-    with subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True, env=env) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "spooled"
         # when it is killed without warning while sending
@@ -133,7 +138,7 @@ def test_sigkill_mid_drain_loses_nothing_and_duplicates_only_by_ce_id(
         assert 0 < left.depth() <= 20_000
     # and a new process resumes from the spool
     argv[3] = "drain"
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300, check=True, env=env)
     assert done.stdout.strip() == "drained"
     # then all 20,000 changes are on the topic; any repeat is a same-ce_id retransmission
     records = asyncio.run(read_to_end(kafka_settings, topic))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
-from typer.testing import CliRunner
 
 from bus.audit.db import ArchiveStore
 from bus.cli.report import app
@@ -18,6 +17,7 @@ from bus.report.gauges import export
 from bus.report.period import parse_period
 from bus.report.scorecard import compute_scorecard
 from tests.report.seed import seed_archive
+from tests.support.cli import BusRunner
 
 REPO = Path(__file__).resolve().parents[2]
 AGREEMENTS = REPO / "deploy" / "agreements"
@@ -30,7 +30,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ArchiveStore
 
 
 def invoke(url: str, *args: str) -> str:
-    result = CliRunner().invoke(
+    result = BusRunner().invoke(
         app, ["agencies", "--period", "2026-Q3", "--db", url, "--agreements", str(AGREEMENTS), *args]
     )
     assert result.exit_code == 0, result.output
@@ -62,10 +62,10 @@ def test_the_table_names_the_period_and_every_agency(archive: tuple[str, Archive
 
 
 def test_an_unknown_period_and_a_missing_archive_are_named(tmp_path: Path) -> None:
-    bad = CliRunner().invoke(app, ["agencies", "--period", "Q9", "--agreements", str(AGREEMENTS)])
+    bad = BusRunner().invoke(app, ["agencies", "--period", "Q9", "--agreements", str(AGREEMENTS)])
     assert bad.exit_code == 1
     assert "not a reporting period" in bad.output
-    missing = CliRunner().invoke(
+    missing = BusRunner().invoke(
         app, ["agencies", "--db", f"sqlite:///{tmp_path / 'none.sqlite'}", "--agreements", str(AGREEMENTS)]
     )
     assert missing.exit_code == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -14,6 +16,7 @@ from bus.event.envelope import ChangeKind
 from bus.kafka.client import make_producer
 from bus.subscriber import Subscriber, Undeliverable, Update
 from connectors.sdk import Change
+from tests.engine import settings_env, tokens_decide
 from tests.people import person
 from tests.support.eventually import eventually
 from tests.support.world import World, update
@@ -39,7 +42,7 @@ async def _subscriber(world: World, name: str, token: str, tmp: Path) -> Subscri
     return Subscriber(
         world.consumer(name),
         token,
-        bootstrap=world.settings,
+        bootstrap=world.logins.get(world.consumer(name), world.settings),
         registry=world.registry_url,
         store_path=tmp / f"{name}.sqlite",
     )
@@ -63,8 +66,15 @@ async def test_ten_thousand_updates_arrive_once_each_in_order_across_a_crash(
         world.registry_url, world.consumer("tax"), token, tax.id, str(tmp_path / "store.sqlite"), str(out),
     ]  # fmt: skip
     # when the subscriber is SIGKILLed right after its 3,333rd ack, then restarted to the end
-    crashed = subprocess.run([*argv, "3333"], capture_output=True, text=True, timeout=240, check=False)
-    finished = subprocess.run([*argv, "0"], capture_output=True, text=True, timeout=240, check=False)
+    run = functools.partial(
+        subprocess.run,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, **settings_env(world.logins[world.consumer("tax")])},  # the agency's login
+    )
+    crashed, finished = run([*argv, "3333"]), run([*argv, "0"])
     # then the first run died by the kill, the second caught up
     assert crashed.returncode == -9, crashed.stderr[-2000:]
     assert finished.returncode == 0, finished.stderr[-2000:]
@@ -241,6 +251,7 @@ async def test_an_undecodable_delivery_is_an_error_item_with_a_reason(
     assert sum(isinstance(i, Update) for i in items) == 1
 
 
+@tokens_decide
 async def test_a_wrong_token_is_refused(world: World, tmp_path: Path) -> None:
     # given a registered tax agency
     await world.subscriber_agency("tax")

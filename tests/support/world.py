@@ -23,6 +23,8 @@ from typing import Any
 import fastavro
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bus.acl.rules import GATEWAY, Operation
+from bus.acl.sync import reconcile
 from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.entry import AUDIT_SCHEMA
 from bus.broker.ports import free_port
@@ -32,15 +34,17 @@ from bus.directory.tokens import hash_token, new_token
 from bus.event.envelope import ChangeKind
 from bus.event.serde import unframe
 from bus.event.signing import key_id_for, public_key_text
-from bus.event.topics import SystemTopic, dlq, spec_for
+from bus.event.topics import SystemTopic, TopicSpec, dlq, spec_for
 from bus.gateway.consent_writer import record_consent
 from bus.gateway.service import GatewayService, GatewaySettings
+from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
 from bus.policy.agreement import Agreement
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.client import RegistryClient
 from connectors.sdk import Change, Publisher
+from tests.support.logins import agency_login, grant, may
 from tests.support.running import running, serving
 
 TODAY = dt.date.today()
@@ -56,6 +60,12 @@ class World:
     tmp: Path
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     label: str = "civil"
+    admin: KafkaSettings | None = None
+    """The broker's super user, to grant a component this world's own topics (None: tansu)."""
+    provider_settings: KafkaSettings | None = None
+    """The provider's own broker login (``setup``): its publisher logs in with it."""
+    logins: dict[str, KafkaSettings] = field(default_factory=dict)
+    """Each agency's own broker login (``subscriber_agency``)."""
 
     @property
     def provider(self) -> str:
@@ -97,6 +107,7 @@ class World:
             register_person(self.provider)
         await self.add_agency(self.provider, "Civil registry", key=self.key, token=token)
         await create_topics(self.settings, [spec_for(self.topic)])
+        self.provider_settings = await agency_login(self.settings, self.provider)
 
     async def add_agency(
         self,
@@ -119,7 +130,10 @@ class World:
     async def subscriber_agency(self, name: str, *, role: Role = Role.AGENCY) -> str:
         """Register the agency ``{name}-{unique}`` in the directory; returns its new bearer token."""
         token = new_token()
-        await self.add_agency(self.consumer(name), f"{name} agency", role=role, token=token)
+        agency = self.consumer(name)
+        await self.add_agency(agency, f"{name} agency", role=role, token=token)
+        if role is Role.AGENCY:  # portals and auditors reach the bus over HTTP only
+            self.logins[agency] = await agency_login(self.settings, agency)
         return token
 
     # -- agreements and consent -------------------------------------------------------------
@@ -138,6 +152,8 @@ class World:
                 await producer.send_and_wait(SystemTopic.AGREEMENTS, key=agreement_id.encode(), value=None)
         finally:
             await producer.stop()
+        if self.settings.authenticates:  # as `bus agreements apply` does: the grants follow at once
+            await reconcile(self.settings)
 
     async def consent(self, subject: str, consumer: str, purpose: str, status: ConsentStatus) -> None:
         record = ConsentRecord(
@@ -153,7 +169,7 @@ class World:
             self.provider,
             "gbd-fl",
             self.key,
-            bootstrap=self.settings,
+            bootstrap=self.provider_settings or self.settings,
             registry=self.registry_url,
             spool_path=self.tmp / f"{self.provider}.spool.sqlite",
         ) as publisher:
@@ -167,7 +183,7 @@ class World:
     # -- running parts, each until its block ends ------------------------------------------------
     def processor_settings(self, group: str | None = None) -> ProcessorSettings:
         return ProcessorSettings(
-            group_id=group or f"proc-{self.unique}",
+            group_id=group or f"bus-processor-{self.unique}",
             registry_url=self.registry_url,
             operator_token=self.operator_token,
             topic_pattern=rf"^ingress\.{self.provider}\..*",
@@ -189,7 +205,7 @@ class World:
             "db_url": db_url,
             "registry_url": self.registry_url,
             "key_file": self.audit_key_file,
-            "group_id": f"archiver-{self.unique}",
+            "group_id": f"bus-audit-archiver-{self.unique}",
             **settings,
         }
         return ArchiveSettings(**values)
@@ -208,10 +224,14 @@ class World:
             "registry_url": self.registry_url,
             "key_file": self.tmp / "gateway-key.pem",
             "audit_db_url": audit_db_url,
-            "reads_topic": f"audit-reads-{self.unique}",
+            "reads_topic": f"test-audit-reads-{self.unique}",
             "operator_token": self.operator_token,
             **settings,
         }
+        reads = values["reads_topic"]
+        if reads != SystemTopic.AUDIT_READS:  # this world's own read log, in place of bus.audit.reads
+            await create_topics(self.settings, [TopicSpec(TopicName(reads), 1)])
+            await grant(self.admin, may(GATEWAY.principal, Operation.WRITE, reads))
         async with serving(GatewayService(self.settings, GatewaySettings(**values))) as gateway:
             yield gateway
 

@@ -171,7 +171,7 @@ class HookWorld:
 
     def dispatcher_settings(self, **overrides: Any) -> WebhookSettings:
         values: dict[str, Any] = {
-            "group_id": f"hooks-{self.unique}",
+            "group_id": f"bus-webhooks-{self.unique}",
             "registry_url": self.registry_url,
             "agencies": (self.agency,),
             "horizon_s": 60.0,

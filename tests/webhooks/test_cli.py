@@ -9,18 +9,17 @@ import signal
 import subprocess
 import sys
 
-from typer.testing import CliRunner
-
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.event.topics import dlq_webhook
 from bus.kafka.client import KafkaSettings, make_producer, read_to_end
 from bus.webhooks.parking import parked_headers
 from bus.webhooks.registration import current_directory
-from tests.engine import PROFILE
+from tests.engine import PROFILE, settings_env
 from tests.processes import LineReader
+from tests.support.cli import BusRunner
 
-runner = CliRunner()
+runner = BusRunner()
 
 
 def webhooks(*args: str, settings: KafkaSettings) -> tuple[int, str]:
@@ -125,12 +124,13 @@ def test_run_starts_and_stops_on_sigint(
     # given `bus webhooks run` as a process, limited to one agency by its settings variable
     env = {
         **os.environ,
+        **settings_env(kafka_settings),  # its keyring: the dispatcher logs in as bus.webhooks
         "BUS_WEBHOOKS_AGENCIES": json.dumps([f"tax-{unique}"]),
         "NO_COLOR": "1",
         "COLUMNS": "200",
     }
     code = "from bus.cli.webhooks import app; app(prog_name='bus webhooks')"
-    args = ["run", "--group", f"hooks-{unique}", "--registry", registry_url]
+    args = ["run", "--group", f"bus-webhooks-{unique}", "--registry", registry_url]
     args += ["--bootstrap", kafka_settings.bootstrap, "--profile", PROFILE]
     with subprocess.Popen(
         [sys.executable, "-c", code, *args],

@@ -11,12 +11,13 @@ from bus.broker.kafka.cluster import KafkaCluster
 from bus.event.topics import TopicSpec
 from bus.ids import TopicName
 from bus.kafka.client import create_topics, make_admin, make_producer, read_to_end
+from tests.engine import started
 
 
 @pytest.fixture
 async def cluster() -> AsyncIterator[KafkaCluster]:
-    async with KafkaCluster(nodes=3) as started:
-        yield started
+    async with started(KafkaCluster(nodes=3)) as cluster:
+        yield cluster
 
 
 async def _produce(cluster: KafkaCluster, topic: str, numbers: range) -> None:
@@ -40,12 +41,12 @@ async def _leader_of_partition_0(cluster: KafkaCluster, topic: str) -> int:
 
 
 async def test_all_three_nodes_register_and_topics_get_three_replicas(cluster: KafkaCluster) -> None:
-    await create_topics(cluster.settings(), [TopicSpec(TopicName("rf3"), 3)])
+    await create_topics(cluster.settings(), [TopicSpec(TopicName("test-rf3"), 3)])
     admin = make_admin(cluster.settings())
     await admin.start()
     try:
         brokers = (await admin.describe_cluster())["brokers"]
-        [described] = await admin.describe_topics(["rf3"])
+        [described] = await admin.describe_topics(["test-rf3"])
     finally:
         await admin.close()
     assert sorted(b["node_id"] for b in brokers) == [1, 2, 3]
@@ -54,7 +55,7 @@ async def test_all_three_nodes_register_and_topics_get_three_replicas(cluster: K
 
 async def test_killing_a_partition_leader_loses_and_duplicates_nothing(cluster: KafkaCluster) -> None:
     # given an RF 3 topic with records already written
-    topic = "survives"
+    topic = "test-survives"
     await create_topics(cluster.settings(), [TopicSpec(TopicName(topic), 3)])
     await _produce(cluster, topic, range(0, 500))
     # when the leader of partition 0 is SIGKILLed, producing goes on, and the node comes back

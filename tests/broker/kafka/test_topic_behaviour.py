@@ -28,7 +28,7 @@ async def test_compaction_keeps_the_latest_value_of_a_key_and_drops_tombstoned_k
     kafka_settings: KafkaSettings, unique: str
 ) -> None:
     # given a compacted topic: 50 versions of one key, and a key written then tombstoned
-    topic = f"compacted-{unique}"
+    topic = f"test-compacted-{unique}"
     await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 1, dict(_FAST_COMPACTION))])
     producer = make_producer(kafka_settings)
     await producer.start()

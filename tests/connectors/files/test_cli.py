@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from typer.testing import CliRunner
 
 from bus.cli import connect
 from bus.event.signing import private_key_pem
 from bus.kafka.client import KafkaSettings, read_to_end
 from tests.connectors.files.exports import register, write_csv
 from tests.engine import PROFILE
+from tests.support.cli import BusRunner
 
-runner = CliRunner()
+runner = BusRunner()
 bus = typer.Typer()
 bus.add_typer(connect.app, name="connect")  # as bus/cli/app.py registers it
 

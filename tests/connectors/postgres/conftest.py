@@ -21,13 +21,16 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.demo.civil_registry_db import create_schema
+from bus.directory.model import AgencyEntry
+from bus.directory.publish import put_agency
 from bus.event.envelope import Envelope
-from bus.event.signing import private_key_pem
+from bus.event.signing import key_id_for, private_key_pem, public_key_text
 from bus.event.topics import spec_for
 from bus.kafka.client import KafkaSettings, create_topics, read_to_end
 from connectors.postgres import PostgresConnector, load_config
 from tests.conftest import REPO
 from tests.postgres import PostgresServer
+from tests.support.logins import agency_login
 
 PERSON = fastavro.parse_schema(json.loads((REPO / "schemas" / "civil" / "person.avsc").read_text()))
 DEPLOY_MAPPING = REPO / "deploy" / "connectors" / "civil-registry.postgres.yaml"
@@ -51,6 +54,8 @@ class Cdc:
     config_path: Path
     settings: KafkaSettings
     registry_url: str
+    login: KafkaSettings
+    """The provider's own broker login, for the connector run as its own process."""
 
     def connect(self) -> psycopg2.extensions.connection:
         conn = psycopg2.connect(self.dsn)
@@ -121,8 +126,16 @@ def cdc(
     agency = f"civil-{unique}"
     topic = person_subject_for(agency)
     asyncio.run(create_topics(kafka_settings, [spec_for(topic)]))
+    key = Ed25519PrivateKey.generate()
     key_file = tmp_path / "civil.pem"
-    key_file.write_bytes(private_key_pem(Ed25519PrivateKey.generate()))
+    key_file.write_bytes(private_key_pem(key))
+    public = AgencyEntry(
+        id=agency,
+        name="Civil registry",
+        public_keys={key_id_for(key.public_key()): public_key_text(key.public_key())},
+    )
+    asyncio.run(put_agency(kafka_settings, public))
+    login = asyncio.run(agency_login(kafka_settings, agency))
     mapping = yaml.safe_load(DEPLOY_MAPPING.read_text())
     mapping.update(
         agency=agency,
@@ -134,7 +147,7 @@ def cdc(
     )
     config_path = tmp_path / "mapping.yaml"
     config_path.write_text(yaml.safe_dump(mapping, sort_keys=False))
-    yield Cdc(dsn, agency, topic, config_path, kafka_settings, registry_url)
+    yield Cdc(dsn, agency, topic, config_path, kafka_settings, registry_url, login)
     # a slot left behind would pin WAL for the rest of the session
     conn = psycopg2.connect(f"host=127.0.0.1 port={postgres.port} user={postgres.user} dbname=postgres")
     conn.autocommit = True

@@ -17,13 +17,14 @@ from bus.demo.civil_registry_db import citizen, populate
 from tests.conftest import REPO
 from tests.connectors.postgres.conftest import Cdc
 from tests.connectors.postgres.workload import build, check
-from tests.engine import PROFILE
+from tests.engine import PROFILE, settings_env
 from tests.postgres import PostgresServer
 from tests.processes import LineReader, running_process
 
 
 @contextlib.contextmanager
 def connector_process(cdc: Cdc, bootstrap: str) -> Iterator[tuple[subprocess.Popen[str], LineReader]]:
+    """The connector as its own process, logged in as the provider agency."""
     argv = [
         sys.executable,
         "-m",
@@ -37,7 +38,7 @@ def connector_process(cdc: Cdc, bootstrap: str) -> Iterator[tuple[subprocess.Pop
         "--profile",
         PROFILE,
     ]
-    with running_process(argv, cwd=REPO) as running:
+    with running_process(argv, cwd=REPO, env={**os.environ, **settings_env(cdc.login)}) as running:
         yield running
 
 
