@@ -61,9 +61,11 @@ def local_broker(
     data_dir: Path | None,
     nodes: int = 1,
     log_dir: Path | None = None,
+    tls: bool = False,
 ) -> LocalBroker:
     """The broker of a resolved engine; ``data_dir=None`` keeps nothing after it stops (``log_dir``: tansu's
-    logs elsewhere than the data dir; Kafka keeps each node's logs beside its data)."""
+    logs elsewhere than the data dir; Kafka keeps each node's logs beside its data; ``tls``: Kafka's
+    client listener speaks TLS with a certificate of a CA made for it)."""
     if engine is Engine.AUTO:
         raise ConfigError("resolve --engine auto with choose() first")
     if engine is Engine.TANSU:
@@ -71,5 +73,7 @@ def local_broker(
             raise ConfigError(
                 "the tansu engine runs one node", hint="use --engine kafka for a 3-node cluster"
             )
+        if tls:
+            raise ConfigError("the tansu engine has no TLS (nor SASL)", hint="use --engine kafka with --tls")
         return EmbeddedBroker(port=port, data_dir=data_dir, log_dir=log_dir)
-    return KafkaCluster(nodes=nodes, data_dir=data_dir, port=port)
+    return KafkaCluster(nodes=nodes, data_dir=data_dir, port=port, tls=tls)

@@ -31,6 +31,13 @@ IN_MEMORY_WARNING = (
     "[yellow]ephemeral broker (--ephemeral):[/] every topic, record and offset is lost when it stops"
 )
 Nodes = Annotated[int, typer.Option("--nodes", help="Kafka nodes on this machine: 1, or 3 (RF 3).")]
+Tls = Annotated[
+    bool,
+    typer.Option(
+        "--tls",
+        help="Kafka: TLS on the client listener, with a CA and node certificate made in the data dir.",
+    ),
+]
 
 
 def storage_line(broker: LocalBroker) -> str:
@@ -42,10 +49,12 @@ def storage_line(broker: LocalBroker) -> str:
 
 def access_line(broker: LocalBroker) -> str:
     """Who may use the broker: said plainly, because on tansu the answer is every local process."""
-    if broker.settings().authenticates:
+    settings = broker.settings()
+    if settings.authenticates:
+        tls = f"TLS to clients (CA {settings.ssl_cafile})" if settings.ssl_cafile else "no TLS (loopback)"
         return (
-            "access: SASL/SCRAM-SHA-512 on every listener, ACLs enforced (deny by default); "
-            f"each bus service logs in as itself (passwords in {broker.settings().keyring}, mode 0600)"
+            f"access: SASL/SCRAM-SHA-512 on every listener, {tls}, ACLs enforced (deny by default); "
+            f"each bus service logs in as itself (passwords in {settings.keyring}, mode 0600)"
         )
     return (
         "[bold yellow]access: none enforced[/]: tansu authenticates nobody, so any process on this machine "
@@ -66,14 +75,14 @@ def engine_line(choice: Choice, broker: LocalBroker) -> str:
 
 
 def start_local(
-    engine: Engine, port: int | None, data_dir: Path, ephemeral: bool, nodes: int = 1
+    engine: Engine, port: int | None, data_dir: Path, ephemeral: bool, nodes: int = 1, tls: bool = False
 ) -> tuple[Choice, LocalBroker]:
     """The chosen engine and its (not yet started) broker."""
     if engine is not Engine.TANSU and installed() is None:
         console.print(f"fetching Apache Kafka {kafka_version()} from Maven Central (once)…")
-    choice = choose(engine)
+    choice = choose(Engine.KAFKA if tls and engine is Engine.AUTO else engine)
     return choice, local_broker(
-        choice.engine, port=port, data_dir=None if ephemeral else data_dir, nodes=nodes
+        choice.engine, port=port, data_dir=None if ephemeral else data_dir, nodes=nodes, tls=tls
     )
 
 
@@ -96,6 +105,7 @@ def up(
     bootstrap: Bootstrap = None,
     engine: EngineOption = Engine.AUTO,
     nodes: Nodes = 1,
+    tls: Tls = False,
 ) -> None:
     """Start a local broker and keep it running until Ctrl-C or SIGTERM."""
     if bootstrap:
@@ -104,7 +114,7 @@ def up(
 
     async def body() -> None:
         with stop_requested() as stop:
-            choice, broker = start_local(engine, port, data_dir, ephemeral, nodes)
+            choice, broker = start_local(engine, port, data_dir, ephemeral, nodes, tls)
             async with broker:
                 console.print(f"broker ready at [bold green]{broker.bootstrap}[/]")
                 console.print(engine_line(choice, broker))

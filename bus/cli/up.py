@@ -23,7 +23,7 @@ from bus.audit.watch import ChainWatch
 from bus.broker.engine import Engine
 from bus.broker.ports import free_port
 from bus.cli.agreements import apply_folder
-from bus.cli.broker import access_line, engine_line, exports, start_local, storage_line
+from bus.cli.broker import Tls, access_line, engine_line, exports, start_local, storage_line
 from bus.cli.options import DEFAULT_DATA_DIR, Bootstrap, DataDir, EngineOption, Ephemeral, Profile
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
@@ -71,6 +71,7 @@ def up(
     bootstrap: Bootstrap = None,
     profile: Profile = BrokerProfile.KAFKA,
     engine: EngineOption = Engine.AUTO,
+    tls: Tls = False,
 ) -> None:
     """Start the bus on this machine and keep it running until Ctrl-C."""
 
@@ -84,7 +85,7 @@ def up(
                     f"access: as the cluster enforces it (logged in as {settings.sasl_username or 'nobody'})"
                 )
             else:
-                choice, broker = start_local(engine, broker_port, data_dir, ephemeral)
+                choice, broker = start_local(engine, broker_port, data_dir, ephemeral, tls=tls)
                 await stack.enter_async_context(broker)
                 settings = broker.settings()
                 where = engine_line(choice, broker)

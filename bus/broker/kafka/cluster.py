@@ -28,6 +28,7 @@ from bus.broker.datadir import lock_data_dir
 from bus.broker.kafka.config import ADMIN_USER, HOST, ClusterSecrets, NodeAddress, render, server_properties
 from bus.broker.kafka.identities import KEYRING, SECRETS, cluster_secrets, seed, service_keyring
 from bus.broker.kafka.install import LOG4J2, Installation, installed, kafka_version
+from bus.broker.kafka.tls import TlsFiles, node_tls
 from bus.broker.ports import free_port, is_free
 from bus.broker.process import log_tail, spawn, terminate
 from bus.errors import BrokerBinaryNotFound, BrokerError, BrokerStartError
@@ -77,6 +78,7 @@ class KafkaCluster:
         nodes: int = 1,
         data_dir: Path | None = None,
         port: int | None = None,
+        tls: bool = False,
         start_timeout_s: float = 90.0,
     ) -> None:
         if nodes not in (1, 3):
@@ -92,6 +94,8 @@ class KafkaCluster:
         self.installation: Installation | None = None
         self._lock: IO[str] | None = None
         self._secrets: ClusterSecrets | None = None
+        self.tls = tls
+        self._tls: TlsFiles | None = None
 
     # --- what clients need --------------------------------------------------------------------
 
@@ -132,9 +136,10 @@ class KafkaCluster:
     def admin_settings(self) -> KafkaSettings:
         """The super user, for seeding users and ACLs (and for tests that set up an attack)."""
         assert self._secrets is not None, "the cluster has not been started"
-        return KafkaSettings(bootstrap=self.bootstrap, broker_profile=BrokerProfile.KAFKA).logged_in(
-            ADMIN_USER, self._secrets.admin
-        )
+        plain = KafkaSettings(bootstrap=self.bootstrap, broker_profile=BrokerProfile.KAFKA)
+        if self._tls is not None:
+            plain = plain.model_copy(update={"security_protocol": "SSL", "ssl_cafile": self._tls.ca})
+        return plain.logged_in(ADMIN_USER, self._secrets.admin)
 
     def node(self, node_id: int) -> KafkaNode:
         return next(n for n in self.nodes if n.node_id == node_id)
@@ -164,7 +169,9 @@ class KafkaCluster:
                 self._spawn(node)
             await self.wait_ready()
             await seed(
-                self.admin_settings(), service_keyring(self.root), [n.address.bootstrap for n in self.nodes]
+                self.admin_settings(),
+                service_keyring(self.root, self._tls.ca if self._tls else None),
+                [n.address.bootstrap for n in self.nodes],
             )
         except BaseException:
             await self.stop()
@@ -190,11 +197,14 @@ class KafkaCluster:
                 retriable=False,
             )
         self._secrets = cluster_secrets(self.root)
+        self._tls = node_tls(self.root / "tls", HOST) if self.tls else None
         addresses = [NodeAddress(i + 1, b, c, n) for i, (b, c, n) in enumerate(ports)]
         self.nodes = [KafkaNode(a, self.root / f"node-{a.node_id}") for a in addresses]
         for node in self.nodes:
             node.log_dir.mkdir(parents=True, exist_ok=True)
-            properties = server_properties(node.address, addresses, node.home / "data", self._secrets)
+            properties = server_properties(
+                node.address, addresses, node.home / "data", self._secrets, self._tls
+            )
             write_private(node.config_path, render(properties))  # it holds the PLAIN passwords
         state_path.write_text(json.dumps({"cluster_id": self.cluster_id, "ports": ports, "nodes": self.size}))
 

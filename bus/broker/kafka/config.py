@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from bus.broker.kafka.tls import TlsFiles
+
 HOST = "127.0.0.1"
 SCRAM: Final = "SCRAM-SHA-512"
 ADMIN_USER: Final = "bus.admin"
@@ -93,9 +95,24 @@ class ClusterSecrets:
 
 
 def server_properties(
-    node: NodeAddress, quorum: list[NodeAddress], log_dir: Path, secrets: ClusterSecrets
+    node: NodeAddress,
+    quorum: list[NodeAddress],
+    log_dir: Path,
+    secrets: ClusterSecrets,
+    tls: TlsFiles | None = None,
 ) -> dict[str, str]:
-    """The complete configuration of one node of the cluster ``quorum``."""
+    """The complete configuration of one node of the cluster ``quorum`` (``tls``: the client listener
+    is SASL_SSL with this PEM key store)."""
+    client_tls = (
+        {
+            "listener.name.client.ssl.keystore.type": "PEM",
+            "listener.name.client.ssl.keystore.location": str(tls.node),
+        }
+        if tls
+        else {}
+    )
+    protocols = {"CLIENT": "SASL_SSL" if tls else "SASL_PLAINTEXT", "INTERNAL": "SASL_PLAINTEXT"}
+    protocols["CONTROLLER"] = "SASL_PLAINTEXT"
     return {
         "process.roles": "broker,controller",
         "node.id": str(node.node_id),
@@ -104,11 +121,10 @@ def server_properties(
         "advertised.listeners": f"CLIENT://{node.bootstrap},INTERNAL://{node.internal}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "INTERNAL",
-        "listener.security.protocol.map": ",".join(
-            f"{name}:SASL_PLAINTEXT" for name in ("CLIENT", "INTERNAL", "CONTROLLER")
-        ),
+        "listener.security.protocol.map": ",".join(f"{name}:{kind}" for name, kind in protocols.items()),
         "log.dirs": str(log_dir),
         **security_settings(secrets),
+        **client_tls,
         **cluster_settings(len(quorum)),
         **LOCAL_SETTINGS,
     }

@@ -40,15 +40,23 @@ def cluster_secrets(root: Path) -> ClusterSecrets:
     return found
 
 
-def service_keyring(root: Path) -> Path:
-    """The keyring of the bus services, with a password for every service (new services get one)."""
+def service_keyring(root: Path, ca: Path | None) -> Path:
+    """The keyring of the bus services, with a password for every service (new services get one),
+    and TLS to the client listener when the cluster has a CA (``ca``)."""
     path = root / KEYRING
     current = read_keyring(path) if path.exists() else Keyring(default_user=OPERATOR.user, users={})
-    missing = {s.user for s in SERVICES} - current.users.keys()
-    if missing or not path.exists():
-        users = {**{u: s.get_secret_value() for u, s in current.users.items()}}
-        users.update({user: new_token() for user in missing})
-        write_keyring(path, Keyring.model_validate({**current.model_dump(exclude={"users"}), "users": users}))
+    users = {u: s.get_secret_value() for u, s in current.users.items()}
+    users |= {user: new_token() for user in {s.user for s in SERVICES} - users.keys()}
+    wanted = Keyring.model_validate(
+        {
+            "security_protocol": "SASL_SSL" if ca else "SASL_PLAINTEXT",
+            "ssl_cafile": ca,
+            "default_user": current.default_user,
+            "users": users,
+        }
+    )
+    if wanted != current or not path.exists():
+        write_keyring(path, wanted)
     return path
 
 
