@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from bench.world import CONSUMER, Provider, World, tax_agreement
+from bus.kafka.client import KafkaSettings
 from bus.subscriber import Subscriber, Update
 
 
@@ -38,7 +39,10 @@ def quantiles(values: list[float]) -> dict[str, float]:
     }
 
 
-async def spawn(world: World, role: str, config: dict[str, Any]) -> asyncio.subprocess.Process:
+async def spawn(
+    world: World, role: str, config: dict[str, Any], login: KafkaSettings | None = None
+) -> asyncio.subprocess.Process:
+    """A bench worker process, logged in as ``login`` (a provider's) or as its own component."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -47,7 +51,7 @@ async def spawn(world: World, role: str, config: dict[str, Any]) -> asyncio.subp
         json.dumps({"bootstrap": world.settings.bootstrap, "registry": world.registry_url, **config}),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        env=world.worker_env(),
+        env=world.worker_env(login),
     )
 
 
@@ -82,7 +86,7 @@ async def processor_process(world: World, provider: Provider, group: str, *, wai
 async def one_load(world: World, rate: int, seconds: float, warm_s: float = 3.0) -> dict[str, Any]:
     """``warm_s`` first seconds of publishing are not counted (group joins, topic creation)."""
     provider = await world.provider(f"lat{rate}")
-    worker = await processor_process(world, provider, f"bench-lat-{rate}")
+    worker = await processor_process(world, provider, f"bus-processor-lat-{rate}")
     latencies: list[tuple[dt.datetime, float]] = []
 
     async def handler(update: Update) -> None:
@@ -94,7 +98,7 @@ async def one_load(world: World, rate: int, seconds: float, warm_s: float = 3.0)
         async with Subscriber(
             CONSUMER,
             world.consumer_token,
-            bootstrap=world.settings,
+            bootstrap=world.consumer_settings,
             registry=world.registry_url,
             store_path=world.tmp / f"{provider.provider}.subscriber.sqlite",
             max_batch=2000,
@@ -111,6 +115,7 @@ async def one_load(world: World, rate: int, seconds: float, warm_s: float = 3.0)
                     "rate": rate,
                     "seconds": seconds + warm_s,
                 },
+                provider.provider_settings,
             )
             published = int((await expect(publisher, "published", within_s=seconds + 180)).split()[1])
             await publisher.wait()
@@ -139,7 +144,7 @@ async def latency(loads: tuple[int, ...], seconds: float) -> dict[str, Any]:
 
 async def _drain(world: World, provider: Provider, count: int, workers: int) -> float:
     """Events/s of ``workers`` processes draining the backlog, from their ``progress`` lines."""
-    group = f"bench-scale-{workers}"
+    group = f"bus-processor-scale-{workers}"
     processes = [await processor_process(world, provider, group, wait_go=True) for _ in range(workers)]
     progress = [0] * workers
 

@@ -39,7 +39,7 @@ async def raw(
     label = f"{source.provider}-{fan_out}-{'b' if batched else 's'}-{next(_RUNS)}"
     outputs = [TopicName(f"bench.raw.{label}.{n}") for n in range(fan_out)]
     await create_topics(settings, [TopicSpec(t, 6) for t in outputs])
-    consumer = make_consumer(settings, source.topic, group_id=f"raw-{label}", max_poll_records=2000)
+    consumer = make_consumer(settings, source.topic, group_id=f"bench-raw-{label}", max_poll_records=2000)
     kafka = make_producer(settings, **producer)
     writer = BatchWriter(kafka)
     await consumer.start()
@@ -83,7 +83,7 @@ async def processor_rate(
     """One in-process processor worker on the provider's backlog: steady-state events/s."""
     processor = Processor(
         world.settings.model_copy(update={"compression": compression}),
-        provider.processor_settings(group=f"bench-{provider.provider}"),
+        provider.processor_settings(group=f"bus-processor-{provider.provider}"),
     )
     await processor.start()
     stop = asyncio.Event()
@@ -119,7 +119,7 @@ async def subscriber_rate(world: World, provider: Provider, expected: int) -> di
     async with Subscriber(
         CONSUMER,
         world.consumer_token,
-        bootstrap=world.settings,
+        bootstrap=world.consumer_settings,
         registry=world.registry_url,
         store_path=Path(world.tmp) / f"{provider.provider}.subscriber.sqlite",
     ) as subscriber:

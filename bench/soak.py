@@ -61,7 +61,7 @@ async def run(
             async with Subscriber(
                 CONSUMER,
                 world.consumer_token,
-                bootstrap=world.settings,
+                bootstrap=world.consumer_settings,
                 registry=world.registry_url,
                 store_path=world.tmp / "soak.subscriber.sqlite",
                 max_batch=2000,
@@ -77,6 +77,7 @@ async def run(
                         "rate": rate,
                         "seconds": seconds,
                     },
+                    provider.provider_settings,
                 )
                 pids = {
                     "broker": world.broker.pid or 0,

@@ -23,6 +23,7 @@ import httpx
 from bench.world import World, people
 from bus.directory.model import Role
 from bus.event.envelope import ChangeKind
+from bus.event.topics import SystemTopic
 from connectors.sdk import Change, Publisher
 
 
@@ -85,7 +86,7 @@ async def run(count: int = 200, rate_per_s: float = 10.0) -> dict[str, Any]:
         db_url = f"sqlite:///{world.tmp / 'audit.sqlite'}"
         await world.start(civil.archiver(db_url))
         await world.start(civil.processor())
-        gateway = await world.start(civil.gateway(db_url))
+        gateway = await world.start(civil.gateway(db_url, reads_topic=SystemTopic.AUDIT_READS.value))
         async with civil.publisher() as publisher:
             url = f"http://127.0.0.1:{gateway.settings.port}"
             await measure(url, portal_token, publisher, people(count + 5)[count:], rate_per_s=rate_per_s)

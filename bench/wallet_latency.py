@@ -24,7 +24,8 @@ from bench.tracker_latency import summary
 from bench.world import World, people
 from bus.directory.model import Role
 from bus.event.envelope import ChangeKind
-from bus.wallet.materialise import WalletMaterialiser, WalletSettings
+from bus.event.topics import SystemTopic
+from bus.wallet.materialise import WalletMaterialiser, WalletSettings, name_the_wallet
 from bus.wallet.store import WALLET
 from connectors.sdk import Change, Publisher
 from tests.support.eventually import until
@@ -94,12 +95,13 @@ async def run(count: int = 200, rate_per_s: float = 10.0) -> dict[str, Any]:
         )
         portal_token = await civil.subscriber_agency("portal", role=Role.PORTAL)
         db_url = f"sqlite:///{world.tmp / 'audit.sqlite'}"
+        await name_the_wallet(world.settings)  # as `bus up` does, as the operator
         wallet = WalletMaterialiser(
             world.settings, WalletSettings(db_url=db_url, registry_url=world.registry_url)
         )
         await world.start(running(wallet))
         await world.start(civil.processor())
-        gateway = await world.start(civil.gateway(db_url))
+        gateway = await world.start(civil.gateway(db_url, reads_topic=SystemTopic.AUDIT_READS.value))
         await until(lambda: all(gateway.directory.get(a) for a in (WALLET, civil.consumer("portal"))))
         url = f"http://127.0.0.1:{gateway.settings.port}"
         headers = {"Authorization": f"Bearer {portal_token}"}

@@ -23,7 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from bench.engine import local_broker
+from bench.engine import engine, local_broker
+from bus.acl.rules import OPERATOR, AclRule, Operation, PatternType, ResourceType
 from bus.broker.ports import free_port
 from bus.directory.tokens import new_token
 from bus.event.envelope import ChangeKind
@@ -33,6 +34,7 @@ from bus.registry.service import RegistryService, RegistrySettings
 from bus.validate.iin import make_iin
 from connectors.sdk import Change
 from tests.support import world as support
+from tests.support.logins import admin_settings, agency_login, grant, settings_env
 from tests.support.running import serving
 
 T = TypeVar("T")
@@ -69,6 +71,14 @@ def people(count: int) -> list[dict[str, Any]]:
     return result
 
 
+def _scratch() -> list[AclRule]:
+    """The bench's own topics (``bench.raw.*`` of the raw baseline) and groups, for its own identity."""
+    return [
+        AclRule(OPERATOR.principal, ResourceType.TOPIC, PatternType.PREFIXED, "bench.", Operation.ALL),
+        AclRule(OPERATOR.principal, ResourceType.GROUP, PatternType.PREFIXED, "bench-", Operation.ALL),
+    ]
+
+
 def tax_agreement(provider: Provider) -> str:
     """The id of ``provider``'s agreement with ``CONSUMER``."""
     return f"tax-{provider.unique}"
@@ -82,6 +92,8 @@ class World:
         self.token = new_token()
         self.consumer_token = new_token()
         self.settings: KafkaSettings
+        self.admin: KafkaSettings | None = None
+        self.consumer_settings: KafkaSettings
         self.registry_url = ""
         self.tmp = Path()
         self._parts = contextlib.AsyncExitStack()
@@ -91,14 +103,17 @@ class World:
         try:
             self.tmp = Path(self._parts.enter_context(tempfile.TemporaryDirectory()))
             await self.start(self.broker)
-            self.settings = self.broker.settings()
+            self.settings = self.broker.settings()  # the operator; each component logs in as itself
+            self.admin = admin_settings(self.broker)
             await create_system_topics(self.settings)
+            await grant(self.admin, *_scratch())
             registry = RegistryService(
                 self.settings, RegistrySettings(port=free_port(), operator_token=self.token)
             )
             await self.start(serving(registry))
             self.registry_url = f"http://127.0.0.1:{registry.settings.port}"
             await self._next("bench").add_agency(CONSUMER, "Bench consumer", token=self.consumer_token)
+            self.consumer_settings = await agency_login(self.settings, CONSUMER)
         except BaseException:
             await self._parts.aclose()
             raise
@@ -135,7 +150,13 @@ class World:
     def _next(self, label: str) -> Provider:
         self._count += 1
         return Provider(
-            self.settings, self.registry_url, self.token, f"{label}-{self._count}", self.tmp, label="bench"
+            self.settings,
+            self.registry_url,
+            self.token,
+            f"{label}-{self._count}",
+            self.tmp,
+            label="bench",
+            admin=self.admin,
         )
 
     async def backlog(self, provider: Provider, count: int) -> None:
@@ -151,8 +172,11 @@ class World:
                 )
             await publisher.flush(timeout_s=600)
 
-    def worker_env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    def worker_env(self, login: KafkaSettings | None = None) -> dict[str, str]:
+        """A worker process's environment: the bench on its path, and ``login`` (an agency's), or the
+        keyring so that a component logs in as itself."""
+        path = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        return {**os.environ, **settings_env(login or self.settings), **path}
 
     def key_file(self, provider: Provider) -> Path:
         path = self.tmp / f"{provider.provider}.pem"
@@ -160,4 +184,4 @@ class World:
         return path
 
     def describe(self) -> dict[str, Any]:
-        return {"broker": "embedded tansu (memory)", "bootstrap": self.settings.bootstrap}
+        return {"broker": f"{engine().value} (memory), ACLs enforced: {self.settings.authenticates}"}

@@ -16,9 +16,10 @@ import tests.fuzz.profile  # noqa: F401  (registers the fuzz profiles before --h
 from bus.broker.engine import LocalBroker
 from bus.broker.ports import free_port
 from bus.kafka.client import KafkaSettings
-from tests.engine import PROFILE, admin_settings, local_broker, serving
+from tests.engine import PROFILE, local_broker, serving
 from tests.postgres import PostgresServer, running_postgres
 from tests.processes import running_bus
+from tests.support.logins import admin_settings
 from tests.support.world import World
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,6 +112,7 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture
 async def world(
     kafka_settings: KafkaSettings,
+    broker_admin: KafkaSettings | None,
     registry_url: str,
     operator_token: str,
     unique: str,
@@ -118,6 +120,6 @@ async def world(
     person_subject_for: Callable[[str], str],
 ) -> World:
     """One provider with its agreements and a processor to run (tests/processor/world.py)."""
-    built = World(kafka_settings, registry_url, operator_token, unique, tmp_path)
+    built = World(kafka_settings, registry_url, operator_token, unique, tmp_path, admin=broker_admin)
     await built.setup(person_subject_for)
     return built

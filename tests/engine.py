@@ -18,7 +18,7 @@ from bus.acl.rules import OPERATOR, AclRule, Operation, PatternType, ResourceTyp
 from bus.broker.engine import Engine, LocalBroker
 from bus.broker.engine import local_broker as engine_broker
 from bus.broker.kafka.install import install, installed
-from bus.kafka.client import BrokerProfile, KafkaSettings, create_system_topics
+from bus.kafka.client import BrokerProfile, create_system_topics
 from tests.support.logins import admin_settings, grant
 
 ENGINE = Engine(os.environ.get("BUS_TEST_ENGINE", Engine.KAFKA.value))
@@ -53,21 +53,6 @@ test runs against it logs in (tests/processes.py), as a user's shell does after 
 def login_env(bootstrap: str) -> dict[str, str]:
     keyring = KEYRINGS.get(bootstrap)
     return {"BUS_KEYRING": str(keyring)} if keyring else {}
-
-
-def settings_env(settings: KafkaSettings) -> dict[str, str]:
-    """The ``BUS_*`` variables that give a child process the same broker and login (e.g. an agency's)."""
-    env = {"BUS_BOOTSTRAP": settings.bootstrap, "BUS_BROKER_PROFILE": settings.broker_profile.value}
-    if settings.keyring is not None:
-        env["BUS_KEYRING"] = str(settings.keyring)
-    if settings.sasl_mechanism and settings.sasl_username and settings.sasl_password:
-        env |= {
-            "BUS_SECURITY_PROTOCOL": settings.security_protocol,
-            "BUS_SASL_MECHANISM": settings.sasl_mechanism,
-            "BUS_SASL_USERNAME": settings.sasl_username,
-            "BUS_SASL_PASSWORD": settings.sasl_password.get_secret_value(),
-        }
-    return env
 
 
 SCRATCH = "test"

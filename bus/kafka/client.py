@@ -313,6 +313,25 @@ class _Consumer(AIOKafkaConsumer):  # type: ignore[misc]
 
         coordinator._maybe_leave_group = leave_from_generation_zero
 
+    async def stop(self) -> None:
+        """aiokafka's ``stop`` cancels its in-flight fetches and awaits each one unguarded
+        (aio-libs/aiokafka#647): with the broker away, a fetch cancelled during its retry back-off
+        re-raises the ``CancelledError``, and the rest of ``stop`` (the other fetches, the
+        connections, the metadata task) never runs. That rest is done here; a cancellation of the
+        caller itself is passed on."""
+        try:
+            await super().stop()
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            fetcher = getattr(self, "_fetcher", None)
+            pending = [t for t in getattr(fetcher, "_pending_tasks", ()) if not t.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await self._client.close()
+
 
 @contextlib.contextmanager
 def replayed_on_failure(

@@ -43,9 +43,9 @@ from bus.gateway.consent_writer import record_consent
 from bus.kafka.client import KafkaSettings, create_system_topics, create_topics, make_producer, read_to_end
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.webhooks.message import new_secret
-from tests.engine import PROFILE, login_env, settings_env
+from tests.engine import PROFILE, login_env
 from tests.faults.workload import Workload
-from tests.support.logins import agency_login
+from tests.support.logins import agency_login, settings_env
 
 REPO = Path(__file__).resolve().parents[2]
 KILLABLE = ("processor", "publisher", "subscriber", "dispatcher", "archiver")

@@ -20,10 +20,10 @@ from bus.broker.ports import free_port
 from bus.directory.model import Role
 from bus.gateway.consent_api import ConsentBook
 from bus.gateway.service import GatewayService
-from bus.kafka.client import create_system_topics
-from tests.engine import local_broker
+from tests.engine import local_broker, prepare
 from tests.people import person
 from tests.support.eventually import eventually, until
+from tests.support.logins import admin_settings
 from tests.support.world import World
 
 
@@ -84,8 +84,9 @@ async def test_a_broker_outage_is_a_503_and_the_same_read_is_answered_when_retri
     broker = local_broker(port=port, data_dir=data, log_dir=tmp_path / "broker-1")
     await broker.start()
     try:
-        await create_system_topics(broker.settings())
-        world = World(broker.settings(), registry_url, operator_token, unique, tmp_path)
+        await prepare(broker)
+        admin = admin_settings(broker)
+        world = World(broker.settings(), registry_url, operator_token, unique, tmp_path, admin=admin)
         portal = await world.subscriber_agency("portal", role=Role.PORTAL)
         async with world.gateway(f"sqlite:///{tmp_path / 'audit.sqlite'}") as gateway:
             await knows(gateway, portal)

@@ -25,9 +25,9 @@ from bus.kafka.client import KafkaSettings, create_topics, read_to_end
 from connectors.sdk import Change, Publisher, SyncPublisher
 from connectors.sdk._spool import Spool
 from tests.conftest import REPO
-from tests.engine import PROFILE, local_broker, settings_env, started
+from tests.engine import PROFILE, local_broker, started
 from tests.people import person
-from tests.support.logins import provider_login
+from tests.support.logins import provider_login, settings_env
 
 
 async def create_topic(settings: KafkaSettings, topic: str) -> None:

@@ -16,9 +16,10 @@ from bus.event.envelope import ChangeKind
 from bus.kafka.client import make_producer
 from bus.subscriber import Subscriber, Undeliverable, Update
 from connectors.sdk import Change
-from tests.engine import settings_env, tokens_decide
+from tests.engine import tokens_decide
 from tests.people import person
 from tests.support.eventually import eventually
+from tests.support.logins import settings_env
 from tests.support.world import World, update
 
 TAX_FIELDS = ("iin", "surname", "given_name", "registered_address")

@@ -53,3 +53,18 @@ async def grant(admin: KafkaSettings | None, *rules: AclRule) -> None:
 def may(principal: str, operation: Operation, topic: str) -> AclRule:
     """A literal topic grant: ``principal`` may do ``operation`` on ``topic``."""
     return AclRule(principal, ResourceType.TOPIC, PatternType.LITERAL, topic, operation)
+
+
+def settings_env(settings: KafkaSettings) -> dict[str, str]:
+    """The ``BUS_*`` variables that give a child process the same broker and login (e.g. an agency's)."""
+    env = {"BUS_BOOTSTRAP": settings.bootstrap, "BUS_BROKER_PROFILE": settings.broker_profile.value}
+    if settings.keyring is not None:
+        env["BUS_KEYRING"] = str(settings.keyring)
+    if settings.sasl_mechanism and settings.sasl_username and settings.sasl_password:
+        env |= {
+            "BUS_SECURITY_PROTOCOL": settings.security_protocol,
+            "BUS_SASL_MECHANISM": settings.sasl_mechanism,
+            "BUS_SASL_USERNAME": settings.sasl_username,
+            "BUS_SASL_PASSWORD": settings.sasl_password.get_secret_value(),
+        }
+    return env

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from bus.acl.rules import ARCHIVER, Operation
 from bus.audit.archive import Archiver
 from bus.directory.model import Role
 from bus.directory.tokens import new_token
@@ -27,6 +28,7 @@ from bus.ids import TopicName
 from bus.kafka.client import KafkaSettings, create_topics
 from bus.policy.agreement import Agreement
 from tests.support.eventually import until
+from tests.support.logins import grant, may
 from tests.support.world import World
 
 T = TypeVar("T")
@@ -103,6 +105,7 @@ class Stack:
         await create_topics(
             world.settings, [TopicSpec(TopicName(checkpoints), 1, {"cleanup.policy": "compact"})]
         )
+        await grant(world.admin, may(ARCHIVER.principal, Operation.WRITE, checkpoints))
         self.archiver = await self.enter(
             world.archiver(
                 self.db_url,
@@ -124,10 +127,17 @@ class Stack:
     @classmethod
     @contextlib.contextmanager
     def running(
-        cls, settings: KafkaSettings, registry_url: str, operator_token: str, tmp: Path
+        cls,
+        settings: KafkaSettings,
+        registry_url: str,
+        operator_token: str,
+        tmp: Path,
+        admin: KafkaSettings | None = None,
     ) -> Iterator[Stack]:
-        """A started stack over a fresh ``World`` (a provider of its own), stopped on exit."""
-        stack = cls(World(settings, registry_url, operator_token, uuid.uuid4().hex[:10], tmp), tmp)
+        """A started stack over a fresh ``World`` (a provider of its own), stopped on exit; ``admin``
+        grants its parts the stack's own topics."""
+        world = World(settings, registry_url, operator_token, uuid.uuid4().hex[:10], tmp, admin=admin)
+        stack = cls(world, tmp)
         try:
             stack.start()
             yield stack

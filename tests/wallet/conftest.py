@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from bus.broker.engine import LocalBroker
-from bus.wallet.materialise import WalletMaterialiser, WalletSettings
+from bus.kafka.client import KafkaSettings
+from bus.wallet.materialise import WalletMaterialiser, WalletSettings, name_the_wallet
 from bus.wallet.store import WALLET
 from tests.support.eventually import until
 from tests.support.running import running
@@ -33,7 +34,7 @@ class WalletStack:
         self.settings = WalletSettings(
             db_url=stack.db_url,
             registry_url=stack.world.registry_url,
-            group_id=f"wallet-{stack.world.unique}",
+            group_id=f"bus-wallet-{stack.world.unique}",
         )
         self.materialiser: WalletMaterialiser | None = None
 
@@ -41,6 +42,7 @@ class WalletStack:
         """On the stack's loop (the Kafka clients bind to the running loop when made); it runs until
         the stack stops."""
         await self.stack.world.apply(self.agreement)
+        await name_the_wallet(self.stack.world.settings)  # as `bus up` does, as the operator
         materialiser = WalletMaterialiser(self.stack.world.settings, self.settings)
         self.materialiser = await self.stack.enter(running(materialiser))
         gateway = self.stack.gateway
@@ -52,12 +54,13 @@ class WalletStack:
 @pytest.fixture(scope="package")  # one running bus for tests/wallet (a few seconds to start)
 def wallet(
     session_broker: LocalBroker,
+    broker_admin: KafkaSettings | None,
     registry_url: str,
     operator_token: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WalletStack]:
     tmp = tmp_path_factory.mktemp("wallet")
-    with Stack.running(session_broker.settings(), registry_url, operator_token, tmp) as stack:
+    with Stack.running(session_broker.settings(), registry_url, operator_token, tmp, broker_admin) as stack:
         wallet = WalletStack(stack)
         stack.run(wallet.start())
         yield wallet

@@ -15,9 +15,10 @@ from bus.event.topics import dlq_webhook
 from bus.kafka.client import KafkaSettings, make_producer, read_to_end
 from bus.webhooks.parking import parked_headers
 from bus.webhooks.registration import current_directory
-from tests.engine import PROFILE, settings_env
+from tests.engine import PROFILE
 from tests.processes import LineReader
 from tests.support.cli import BusRunner
+from tests.support.logins import settings_env
 
 runner = BusRunner()
 

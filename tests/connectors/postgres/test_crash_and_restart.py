@@ -17,9 +17,10 @@ from bus.demo.civil_registry_db import citizen, populate
 from tests.conftest import REPO
 from tests.connectors.postgres.conftest import Cdc
 from tests.connectors.postgres.workload import build, check
-from tests.engine import PROFILE, settings_env
+from tests.engine import PROFILE
 from tests.postgres import PostgresServer
 from tests.processes import LineReader, running_process
+from tests.support.logins import settings_env
 
 
 @contextlib.contextmanager
