@@ -51,10 +51,6 @@ class AclPlan:
     add: frozenset[AclRule]
     remove: frozenset[AclRule]
 
-    @property
-    def empty(self) -> bool:
-        return not self.add and not self.remove
-
 
 def plan(desired: Iterable[AclRule], actual: Iterable[AclRule]) -> AclPlan:
     """What to add and remove so the bus's part of the broker's ACLs equals ``desired``."""
@@ -95,23 +91,22 @@ def desired_rules(
     )
 
 
-async def current_rules(settings: KafkaSettings, today: dt.date) -> tuple[list[AclRule], list[Agreement]]:
-    """The desired rules read off ``bus.agreements`` and ``bus.agencies`` (to their ends, now)."""
+async def applied(settings: KafkaSettings) -> tuple[list[Agreement], AgencyDirectory]:
+    """The agreements not revoked on ``bus.agreements`` and the directory, read to their ends now."""
     agreements = AgreementsView()
     for record in await read_to_end(settings, SystemTopic.AGREEMENTS):
         agreements.apply(record)
     directory = AgencyDirectory()
     for record in await read_to_end(settings, SystemTopic.AGENCIES):
         directory.apply(record)
-    active = list(agreements.active.values())
-    return desired_rules(active, directory, today), active
+    return list(agreements.active.values()), directory
 
 
 async def reconcile(settings: KafkaSettings, *, today: dt.date | None = None) -> AclPlan:
     """Read what the ACLs derive from, then apply the difference to the broker."""
     day = today or utc_today()
-    desired, agreements = await current_rules(settings, day)
-    return await apply_rules(settings, desired, agreements, day)
+    agreements, directory = await applied(settings)
+    return await apply_rules(settings, desired_rules(agreements, directory, day), agreements, day)
 
 
 async def apply_rules(

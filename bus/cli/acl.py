@@ -15,8 +15,7 @@ import typer
 
 from bus.acl.render import kafka_acls_script, strimzi_users_yaml
 from bus.acl.rules import AclRule, directory_publishers, rules_for
-from bus.acl.sync import AclPlan, AclSync, current_rules, plan, reconcile, utc_today
-from bus.cli.agencies import current_directory
+from bus.acl.sync import AclPlan, AclSync, applied, desired_rules, plan, reconcile, utc_today
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import err_console, fail, run
 from bus.cli.signals import stop_requested
@@ -35,8 +34,7 @@ class AclFormat(StrEnum):
 
 async def applied_rules(settings: KafkaSettings, publishers: list[str]) -> list[AclRule]:
     """Rules for the agreements applied on ``bus.agreements`` and the directory's signing agencies."""
-    _, agreements = await current_rules(settings, utc_today())
-    directory = await current_directory(settings)
+    agreements, directory = await applied(settings)
     signing = directory_publishers(directory.entries())
     return rules_for(agreements, sorted(signing | set(publishers)))
 
@@ -98,8 +96,8 @@ def diff(bootstrap: Bootstrap = None, profile: Profile = BrokerProfile.KAFKA) ->
 
     async def body() -> AclPlan:
         settings = _enforcing(require_settings(bootstrap, profile))
-        desired, _ = await current_rules(settings, utc_today())
-        return plan(desired, await broker_acls(settings))
+        agreements, directory = await applied(settings)
+        return plan(desired_rules(agreements, directory, utc_today()), await broker_acls(settings))
 
     _show(run(body()), applied=False)
 
