@@ -364,7 +364,9 @@ async def iter_to_end(
     ListOffsets(LATEST): the embedded broker answers that one wrongly (DESIGN §7).
     """
     topic = str(topic)  # a SystemTopic member would print as its repr in messages
-    consumer = make_consumer(settings)
+    # a short wait: the reader wants "now", and on Kafka an empty partition's fetch would otherwise be
+    # held for the full wait before its high watermark is known
+    consumer = make_consumer(settings, fetch_max_wait_ms=10)
     await consumer.start()
     try:
         existing = await topic_partitions(consumer, topic)
