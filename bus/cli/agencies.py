@@ -122,6 +122,8 @@ async def _add_public_key(settings: KafkaSettings, agency: str, public_key: Ed25
     key_id = key_id_for(public_key)
     keys = {**entry.public_keys, key_id: public_key_text(public_key)}  # old key ids stay valid
     await put_agency(settings, entry.model_copy(update={"public_keys": keys}))
+    if settings.authenticates:  # a signing key lets the agency publish its own ingress topics
+        await reconcile(settings)
     return key_id
 
 

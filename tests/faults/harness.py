@@ -33,6 +33,7 @@ from typing import IO, Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bus.acl.sync import reconcile
 from bus.audit.keys import public_key_path
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
@@ -340,7 +341,9 @@ class FaultRun:
         finally:
             await producer.stop()
         for agency in (w.provider, *(w.consumer(name) for name in ("tax", "police"))):
-            self.logins[agency] = await agency_login(self.settings, agency)  # grants follow the agreements
+            self.logins[agency] = await agency_login(self.settings, agency)
+        if self.settings.authenticates:  # as `bus agreements apply` does: the grants follow the agreements
+            await reconcile(self.settings)
         granted_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
         health = w.agreement("health")
         for subject in w.consents():

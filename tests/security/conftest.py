@@ -19,6 +19,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bus.acl.sync import reconcile
 from bus.broker.kafka.cluster import KafkaCluster
 from bus.cli.agreements import apply_folder
 from bus.directory.model import AgencyEntry
@@ -136,6 +137,7 @@ async def _arrange(world: Secured) -> None:
     await apply_folder(settings, world.registry_url, world.folder)
     for agency in (PROVIDER, A, B):
         world.logins[agency] = await agency_login(settings, agency)
+    await reconcile(settings)  # the real path: what the agreements and the directory imply
     topics = [f"ingress.{PROVIDER}.person", f"state.{PROVIDER}.person", f"dlq.{PROVIDER}"]
     await create_topics(settings, [spec_for(t) for t in topics])
     producer = make_producer(settings)

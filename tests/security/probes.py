@@ -49,14 +49,7 @@ async def read(config: Config, topic: str) -> str:
     seen = await asyncio.to_thread(_outcome, admin.describe_topics(TopicCollection([topic]))[topic])
     if seen != "ok":
         return seen
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=str(config["bootstrap.servers"]),
-        security_protocol=str(config["security.protocol"]),
-        sasl_mechanism=str(config["sasl.mechanism"]),
-        sasl_plain_username=str(config["sasl.username"]),
-        sasl_plain_password=str(config["sasl.password"]),
-        enable_auto_commit=False,
-    )
+    consumer = aiokafka_consumer(config)
     await consumer.start()
     try:
         partition = TopicPartition(topic, 0)
@@ -71,6 +64,18 @@ async def read(config: Config, topic: str) -> str:
         return DENIED
     finally:
         await consumer.stop()
+
+
+def aiokafka_consumer(config: Config) -> AIOKafkaConsumer:
+    """A plain aiokafka consumer with no group, logged in as ``config`` says."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=str(config["bootstrap.servers"]),
+        security_protocol=str(config["security.protocol"]),
+        sasl_mechanism=str(config["sasl.mechanism"]),
+        sasl_plain_username=str(config["sasl.username"]),
+        sasl_plain_password=str(config["sasl.password"]),
+        enable_auto_commit=False,
+    )
 
 
 def consume(config: Config, topic: str, group: str, *, seconds: float = 10.0) -> str:

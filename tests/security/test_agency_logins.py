@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from bus.event.topics import spec_for
+from bus.kafka.client import create_topics
 from tests.processes import bus
 from tests.security import probes
 from tests.security.conftest import Secured, client_config
@@ -41,3 +44,22 @@ def test_an_added_agency_logs_in_with_the_password_printed_once_and_a_rotation_r
     answer, errors = probes.connect(client_config(secured.cluster.bootstrap, user, first))
     assert answer != "ok"
     assert "_AUTHENTICATION" in errors
+
+
+async def test_a_signing_key_made_with_keygen_lets_the_agency_publish_its_own_ingress(
+    secured: Secured, tmp_path: Path
+) -> None:
+    # given an agency added from the shell, with its login, and its ingress topic
+    broker = ("--bootstrap", secured.cluster.bootstrap)
+    added = bus("agencies", "add", "land-sec", "--name", "Land registry", *broker)
+    user, password = _login(added.stdout)
+    login = client_config(secured.cluster.bootstrap, user, password)
+    topic = "ingress.land-sec.parcel"
+    await create_topics(secured.settings, [spec_for(topic)])
+    # when it has no signing key yet, then the broker refuses its records
+    assert probes.write(login, topic) == probes.DENIED
+    # when the operator makes it one
+    made = bus("agencies", "keygen", user, "--out", str(tmp_path / "land.pem"), *broker)
+    assert made.returncode == 0, made.stderr
+    # then it may publish its own changes
+    assert probes.write(login, topic, b"a parcel") == "ok"

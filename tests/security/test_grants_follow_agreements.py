@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from bus.acl.sync import AclSync, reconcile
@@ -33,19 +33,6 @@ async def _put_record(secured: Secured, topic: str) -> None:
         await producer.stop()
 
 
-def _consumer(secured: Secured, topic: str) -> tuple[AIOKafkaConsumer, TopicPartition]:
-    config = secured.login(A)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=str(config["bootstrap.servers"]),
-        security_protocol=str(config["security.protocol"]),
-        sasl_mechanism=str(config["sasl.mechanism"]),
-        sasl_plain_username=str(config["sasl.username"]),
-        sasl_plain_password=str(config["sasl.password"]),
-        enable_auto_commit=False,
-    )
-    return consumer, TopicPartition(topic, 0)
-
-
 async def test_applying_an_agreement_grants_its_topic_and_removing_it_takes_only_that_away(
     secured: Secured,
 ) -> None:
@@ -56,7 +43,7 @@ async def test_applying_an_agreement_grants_its_topic_and_removing_it_takes_only
     topic = f"deliver.{A}.{extra}"
     await _put_record(secured, topic)
     # then A reads its topic within 10 s, with a plain client that keeps fetching
-    consumer, partition = _consumer(secured, topic)
+    consumer, partition = probes.aiokafka_consumer(secured.login(A)), TopicPartition(topic, 0)
     await consumer.start()
     try:
         consumer.assign([partition])

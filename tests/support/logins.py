@@ -2,29 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bus.acl.rules import AclRule, Operation, PatternType, ResourceType
-from bus.acl.sync import reconcile
+from bus.acl.rules import AclRule, Operation, PatternType, ResourceType, in_force_on, rules_for
+from bus.acl.sync import utc_today
 from bus.broker.engine import LocalBroker
 from bus.broker.kafka.cluster import KafkaCluster
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import new_token
 from bus.event.signing import key_id_for, public_key_text
+from bus.event.topics import spec_for
 from bus.kafka.access import create_acls, upsert_users
-from bus.kafka.client import KafkaSettings
+from bus.kafka.client import KafkaSettings, create_topics
+from bus.policy.agreement import Agreement
 
 
-async def agency_login(settings: KafkaSettings, agency: str) -> KafkaSettings:
-    """The broker as ``agency`` logs in to it: a new SCRAM user, and the ACLs its directory entry and the
-    agreements imply. Where the broker authenticates nobody (tansu), the suite's own settings."""
+async def agency_login(settings: KafkaSettings, agency: str, *, publishes: bool = False) -> KafkaSettings:
+    """The broker as ``agency`` logs in to it: a new SCRAM user, with what ``bus acl apply`` would grant
+    it (``publishes``: it has a signing key). Where the broker authenticates nobody (tansu), the suite's
+    own settings."""
     if not settings.authenticates:
         return settings
     password = new_token()
     await upsert_users(settings, {agency: password})
-    await reconcile(settings)
+    await grant_for(settings, publishers=[agency] if publishes else [], agencies=[agency])
     return settings.logged_in(agency, password)
+
+
+async def grant_for(
+    settings: KafkaSettings,
+    agreements: Iterable[Agreement] = (),
+    *,
+    publishers: Iterable[str] = (),
+    agencies: Iterable[str] = (),
+) -> None:
+    """Add at once the grants ``bus acl apply`` would give for these agreements and agencies, and their
+    delivery topics. A full reconcile reads every agreement and agency on the broker (~0.5 s late in a
+    session, three times a test); the real path is specified by tests/security and the CLI specs."""
+    if not settings.authenticates:
+        return
+    today = utc_today()
+    agreements = list(agreements)
+    topics = [spec_for(a.delivery_topic) for a in agreements if in_force_on(a, today)]
+    if topics:
+        await create_topics(settings, topics)
+    services = set(rules_for([]))
+    wanted = rules_for(agreements, publishers, agencies=agencies, today=today)
+    await create_acls(settings, [rule for rule in wanted if rule not in services])
 
 
 async def provider_login(settings: KafkaSettings, agency: str, key: Ed25519PrivateKey) -> KafkaSettings:
@@ -35,7 +62,7 @@ async def provider_login(settings: KafkaSettings, agency: str, key: Ed25519Priva
         id=agency, name=f"{agency} (provider)", public_keys={key_id_for(public): public_key_text(public)}
     )
     await put_agency(settings, entry)
-    return await agency_login(settings, agency)
+    return await agency_login(settings, agency, publishes=True)
 
 
 def admin_settings(broker: LocalBroker) -> KafkaSettings | None:

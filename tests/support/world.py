@@ -24,7 +24,6 @@ import fastavro
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.acl.rules import GATEWAY, Operation
-from bus.acl.sync import reconcile
 from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.entry import AUDIT_SCHEMA
 from bus.broker.ports import free_port
@@ -44,7 +43,7 @@ from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.processor.service import Processor, ProcessorSettings
 from bus.registry.client import RegistryClient
 from connectors.sdk import Change, Publisher
-from tests.support.logins import agency_login, grant, may
+from tests.support.logins import agency_login, grant, grant_for, may
 from tests.support.running import running, serving
 
 TODAY = dt.date.today()
@@ -107,7 +106,7 @@ class World:
             register_person(self.provider)
         await self.add_agency(self.provider, "Civil registry", key=self.key, token=token)
         await create_topics(self.settings, [spec_for(self.topic)])
-        self.provider_settings = await agency_login(self.settings, self.provider)
+        self.provider_settings = await agency_login(self.settings, self.provider, publishes=True)
 
     async def add_agency(
         self,
@@ -138,7 +137,9 @@ class World:
 
     # -- agreements and consent -------------------------------------------------------------
     async def apply(self, *agreements: Agreement, revoke: Sequence[str] = ()) -> None:
-        """Write ``agreements`` to bus.agreements and revoke (tombstone) the ids in ``revoke``."""
+        """Write ``agreements`` to bus.agreements and revoke (tombstone) the ids in ``revoke``; the broker
+        grants what the written ones imply (a revoked one's grant is removed by the next full reconcile,
+        whose specs are tests/security)."""
         producer = make_producer(self.settings)
         await producer.start()
         try:
@@ -152,8 +153,7 @@ class World:
                 await producer.send_and_wait(SystemTopic.AGREEMENTS, key=agreement_id.encode(), value=None)
         finally:
             await producer.stop()
-        if self.settings.authenticates:  # as `bus agreements apply` does: the grants follow at once
-            await reconcile(self.settings)
+        await grant_for(self.settings, agreements)  # the grants `bus agreements apply` would add
 
     async def consent(self, subject: str, consumer: str, purpose: str, status: ConsentStatus) -> None:
         record = ConsentRecord(

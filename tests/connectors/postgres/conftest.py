@@ -135,7 +135,7 @@ def cdc(
         public_keys={key_id_for(key.public_key()): public_key_text(key.public_key())},
     )
     asyncio.run(put_agency(kafka_settings, public))
-    login = asyncio.run(agency_login(kafka_settings, agency))
+    login = asyncio.run(agency_login(kafka_settings, agency, publishes=True))
     mapping = yaml.safe_load(DEPLOY_MAPPING.read_text())
     mapping.update(
         agency=agency,
