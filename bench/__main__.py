@@ -3,7 +3,8 @@ write bench/results.json.
 
 Scenarios (each figure measured in the same run as its baseline, on the embedded broker, with
 canonical person records): raw, pipeline, pipeline_cpu, latency, scale, registry, tracker, wallet, and
-the older broker_storage, signing, publish; soak only with ``--soak`` (10 minutes, not in CI).
+the older broker_storage, signing, publish, and transactions (Kafka only); soak only with ``--soak``
+(10 minutes, not in CI).
 ``--quick`` runs reduced sizes in under 3 minutes on an idle 2-core machine.
 """
 
@@ -33,13 +34,14 @@ from bench import (
     signing,
     soak,
     tracker_latency,
+    transactions,
     wallet_latency,
 )
 from bus.broker.engine import Engine, choose
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker", "wallet")
-OLDER = ("broker_storage", "signing", "publish", "idle")
+OLDER = ("broker_storage", "signing", "publish", "idle", "transactions")
 
 
 def machine() -> dict[str, Any]:
@@ -133,6 +135,7 @@ def main() -> None:
     scenario("signing", lambda: signing.run(20_000 if quick else 100_000))
     scenario("publish", lambda: asyncio.run(publish.run(20_000 if quick else 100_000)))
     scenario("idle", lambda: idle.run(seconds=60.0, steady_from_s=None if quick else 240.0))
+    scenario("transactions", lambda: asyncio.run(transactions.run(20_000 if quick else 100_000)))
     scenario("soak", lambda: asyncio.run(soak.run(seconds=args.soak_seconds, rate=args.soak_rate)))
 
     previous: dict[str, Any] = {}
@@ -240,6 +243,19 @@ def table(scenarios: dict[str, Any]) -> Table:
             )
             for process, cores in figures["cores_busy_by_process"].items():
                 add("idle", f"  of which {process}", cores, ".3f")
+    txn = scenarios.get("transactions", {})
+    for name in ("at_least_once", "aiokafka_txn", "librdkafka_txn"):
+        if name in txn:
+            figures = txn[name]
+            add(
+                "transactions",
+                f"{name} events/s (committed outputs {figures['committed_outputs']:,})",
+                figures["events_per_s"],
+            )
+            if "ratio_to_at_least_once" in figures:
+                add(
+                    "transactions", f"{name} ratio to at_least_once", figures["ratio_to_at_least_once"], ".2f"
+                )
     if "broker_storage" in scenarios:
         for figure in scenarios["broker_storage"]["figures"]:
             add(

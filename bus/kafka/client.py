@@ -203,6 +203,9 @@ def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
         # tansu does not hold a waiting fetch, so waits are short there; Kafka answers a waiting
         # fetch as soon as data arrives, so a long wait costs no latency and saves idle CPU
         "fetch_max_wait_ms": 20 if embedded else 500,
+        # on Kafka a reader never sees a record of an aborted or still open transaction; tansu's
+        # transactions are broken (DESIGN §7), so there nothing is transactional to hide
+        "isolation_level": "read_uncommitted" if embedded else "read_committed",
     }
 
 
@@ -385,8 +388,7 @@ async def iter_to_end(
                 if records:
                     yield records
             for tp in list(pending):
-                highwater = consumer.highwater(tp)
-                if highwater is not None and await consumer.position(tp) >= highwater:
+                if await reached_end(consumer, [tp]):
                     pending.discard(tp)
             if pending and time.monotonic() > deadline:
                 raise BrokerError(
@@ -396,6 +398,17 @@ async def iter_to_end(
                 )
     finally:
         await consumer.stop()
+
+
+async def reached_end(consumer: AIOKafkaConsumer, partitions: Collection[TopicPartition]) -> bool:
+    """Every partition's position has reached the end its last Fetch reported: the high watermark, or
+    for a read_committed consumer the last stable offset (what lies past it is an open transaction's)."""
+    committed = getattr(consumer, "_isolation_level", None) == "read_committed"
+    for tp in partitions:
+        end = consumer.last_stable_offset(tp) if committed else consumer.highwater(tp)
+        if end is None or end < 0 or await consumer.position(tp) < end:
+            return False
+    return True
 
 
 async def read_to_end(

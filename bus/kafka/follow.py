@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from aiokafka import TopicPartition
 
 from bus.errors import BrokerError
-from bus.kafka.client import KafkaSettings, make_consumer, topic_not_found, topic_partitions
+from bus.kafka.client import KafkaSettings, make_consumer, reached_end, topic_not_found, topic_partitions
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -87,7 +87,7 @@ class TopicFollower:
                         self._apply(record)
                     if records:
                         self._applied[tp.partition] = records[-1].offset + 1
-                if not self._caught_up.is_set() and await _at_end(consumer, tps):
+                if not self._caught_up.is_set() and await reached_end(consumer, tps):
                     self._caught_up.set()
                 if batch:
                     async with self._progress:
@@ -125,12 +125,3 @@ class TopicFollower:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
-
-
-async def _at_end(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> bool:
-    """Every partition's position has reached the high watermark its last Fetch reported."""
-    for tp in tps:
-        highwater = consumer.highwater(tp)
-        if highwater is None or await consumer.position(tp) < highwater:
-            return False
-    return True

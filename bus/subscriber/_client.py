@@ -27,7 +27,14 @@ from bus.directory.model import Role
 from bus.directory.view import AgencyDirectory
 from bus.errors import AccessDeniedError, ConfigError
 from bus.event.topics import SystemTopic, agency_id, agreement_id, deliver, spec_for
-from bus.kafka.client import BrokerProfile, KafkaSettings, create_topics, make_consumer, topic_partitions
+from bus.kafka.client import (
+    BrokerProfile,
+    KafkaSettings,
+    create_topics,
+    make_consumer,
+    reached_end,
+    topic_partitions,
+)
 from bus.kafka.follow import TopicFollower
 from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
@@ -341,10 +348,4 @@ class _Offsets:
 
 async def _caught_up(consumer: AIOKafkaConsumer) -> bool:
     assigned = consumer.assignment()
-    if not assigned:
-        return False
-    for tp in assigned:
-        highwater = consumer.highwater(tp)
-        if highwater is None or await consumer.position(tp) < highwater:
-            return False
-    return True
+    return bool(assigned) and await reached_end(consumer, assigned)

@@ -15,9 +15,10 @@ from bus.directory.publish import put_agency
 from bus.directory.tokens import new_token
 from bus.event.signing import key_id_for, public_key_text
 from bus.event.topics import spec_for
-from bus.kafka.access import create_acls, upsert_users
+from bus.kafka.access import broker_acls, create_acls, upsert_users
 from bus.kafka.client import KafkaSettings, create_topics
 from bus.policy.agreement import Agreement
+from tests.support.eventually import eventually
 
 
 async def agency_login(settings: KafkaSettings, agency: str, *, publishes: bool = False) -> KafkaSettings:
@@ -71,10 +72,17 @@ def admin_settings(broker: LocalBroker) -> KafkaSettings | None:
 
 
 async def grant(admin: KafkaSettings | None, *rules: AclRule) -> None:
-    """Give a component a test's own scratch topic or group beyond its production grant; a no-op where
-    the broker enforces nothing (tansu)."""
+    """Give a component a test's own scratch topic or group beyond its production grant, and wait until
+    the node answering describes it (a node applies a new ACL with the metadata log, a moment after it
+    is created: a first test of a session could otherwise be refused); a no-op where the broker
+    enforces nothing (tansu)."""
     if admin is not None:
         await create_acls(admin, rules)
+        await eventually(lambda: _described(admin, rules), timeout_s=15)
+
+
+async def _described(admin: KafkaSettings, rules: Iterable[AclRule]) -> bool:
+    return set(rules) <= await broker_acls(admin)
 
 
 def may(principal: str, operation: Operation, topic: str) -> AclRule:
