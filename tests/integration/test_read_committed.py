@@ -35,17 +35,24 @@ async def transactional(broker_admin: KafkaSettings, unique: str) -> AsyncIterat
         await producer.stop()
 
 
+async def _committed(producer: AIOKafkaProducer, topic: str, value: bytes) -> None:
+    async with producer.transaction():
+        await producer.send_and_wait(topic, value)
+
+
+async def _aborted(producer: AIOKafkaProducer, topic: str, value: bytes) -> None:
+    await producer.begin_transaction()
+    await producer.send_and_wait(topic, value)
+    await producer.abort_transaction()
+
+
 async def test_a_record_of_an_aborted_transaction_is_never_read(
     kafka_settings: KafkaSettings, topic: str, transactional: AIOKafkaProducer
 ) -> None:
-    # given one transaction aborted, then one committed
-    async with transactional.transaction():
-        await transactional.send_and_wait(topic, b"committed-before")
-    await transactional.begin_transaction()
-    await transactional.send_and_wait(topic, b"aborted")
-    await transactional.abort_transaction()
-    async with transactional.transaction():
-        await transactional.send_and_wait(topic, b"committed-after")
+    # given a transaction committed, one aborted, then one committed
+    await _committed(transactional, topic, b"committed-before")
+    await _aborted(transactional, topic, b"aborted")
+    await _committed(transactional, topic, b"committed-after")
     # when the topic is read to its end / then only the committed records are there
     assert [r.value for r in await read_to_end(kafka_settings, topic)] == [
         b"committed-before",
@@ -57,8 +64,7 @@ async def test_a_read_to_the_end_ends_where_an_open_transaction_begins(
     kafka_settings: KafkaSettings, topic: str, transactional: AIOKafkaProducer
 ) -> None:
     # given a committed record, then a transaction left open
-    async with transactional.transaction():
-        await transactional.send_and_wait(topic, b"committed")
+    await _committed(transactional, topic, b"committed")
     await transactional.begin_transaction()
     await transactional.send_and_wait(topic, b"open")
     try:
@@ -74,11 +80,8 @@ async def test_a_follower_catches_up_past_an_open_transaction_and_applies_it_onc
     kafka_settings: KafkaSettings, topic: str, transactional: AIOKafkaProducer
 ) -> None:
     # given a committed record, an aborted one, and a transaction left open
-    async with transactional.transaction():
-        await transactional.send_and_wait(topic, b"committed")
-    await transactional.begin_transaction()
-    await transactional.send_and_wait(topic, b"aborted")
-    await transactional.abort_transaction()
+    await _committed(transactional, topic, b"committed")
+    await _aborted(transactional, topic, b"aborted")
     await transactional.begin_transaction()
     pending = await transactional.send_and_wait(topic, b"pending")
     applied: list[bytes | None] = []

@@ -45,11 +45,6 @@ def _login(cluster: KafkaCluster, **overrides: str) -> dict[str, str | int | flo
     }
 
 
-# aiokafka closes its bootstrap connection without waiting (aiokafka/client.py, bootstrap); over TLS
-# asyncio finishes that close only when the node answers close_notify, so a read as short as this
-# one can end, and its event loop close, first: the socket is then closed by the garbage collector
-# with a ResourceWarning, which is aiokafka's and not this test's concern.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_the_bus_logs_in_over_tls_and_verifies_the_node(cluster: KafkaCluster) -> None:
     # given a cluster started with --tls / when the bus reads a system topic with its keyring
     settings = cluster.settings()
