@@ -52,7 +52,7 @@ async def grant_for(
         await create_topics(settings, topics)
     services = set(rules_for([]))
     wanted = rules_for(agreements, publishers, agencies=agencies, today=today)
-    await create_acls(settings, [rule for rule in wanted if rule not in services])
+    await grant(settings, *[rule for rule in wanted if rule not in services])
 
 
 async def provider_login(settings: KafkaSettings, agency: str, key: Ed25519PrivateKey) -> KafkaSettings:
@@ -72,9 +72,9 @@ def admin_settings(broker: LocalBroker) -> KafkaSettings | None:
 
 
 async def grant(admin: KafkaSettings | None, *rules: AclRule) -> None:
-    """Give a component a test's own scratch topic or group beyond its production grant, and wait until
-    the node answering describes it (a node applies a new ACL with the metadata log, a moment after it
-    is created: a first test of a session could otherwise be refused); a no-op where the broker
+    """Create ``rules`` as ``admin`` (the super user or the operator), e.g. a test's own scratch topic,
+    and wait until the node answering describes them: a node applies a new ACL with the metadata log a
+    moment after it is created, and the first use could otherwise be refused; a no-op where the broker
     enforces nothing (tansu)."""
     if admin is not None:
         await create_acls(admin, rules)
