@@ -72,6 +72,9 @@ def strimzi_users(rules: Iterable[AclRule], *, cluster: str) -> list[dict[str, A
     return users
 
 
+_STRIMZI_TYPES = {ResourceType.TRANSACTIONAL_ID: "transactionalId"}
+
+
 def _strimzi_acls(rules: list[AclRule]) -> list[dict[str, Any]]:
     """Rules on the same resource and permission merge into one entry with several operations."""
     merged: dict[tuple[ResourceType, PatternType, str, Permission], list[str]] = {}
@@ -81,7 +84,7 @@ def _strimzi_acls(rules: list[AclRule]) -> list[dict[str, Any]]:
         )
     acls: list[dict[str, Any]] = []
     for (rtype, pattern, name, permission), operations in merged.items():
-        resource: dict[str, Any] = {"type": rtype.value}
+        resource: dict[str, Any] = {"type": _STRIMZI_TYPES.get(rtype, rtype.value)}
         if rtype is not ResourceType.CLUSTER:
             resource["name"] = name
             resource["patternType"] = "prefix" if pattern is PatternType.PREFIXED else "literal"

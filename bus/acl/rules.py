@@ -50,6 +50,7 @@ class ResourceType(StrEnum):
     TOPIC = "topic"
     GROUP = "group"
     CLUSTER = "cluster"
+    TRANSACTIONAL_ID = "transactional-id"  # kafka-acls.sh's spelling (--transactional-id)
 
 
 class PatternType(StrEnum):
@@ -141,6 +142,7 @@ SUBSCRIBER_GROUP_PREFIX: Final = "bus-sub."
 AUDIT_READS: Final = SystemTopic.AUDIT_READS.value  # the gateway's read log
 
 _T, _G, _CL = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.CLUSTER
+_TX = ResourceType.TRANSACTIONAL_ID
 _LIT, _PRE = PatternType.LITERAL, PatternType.PREFIXED
 _R, _W, _C, _D = Operation.READ, Operation.WRITE, Operation.CREATE, Operation.DESCRIBE
 
@@ -243,6 +245,9 @@ def _service_rules() -> list[AclRule]:
     for topic in (st.AUDIT_CHECKPOINTS, st.SCHEMAS, st.AUDIT_READS):
         rules += _rules(p, _T, _LIT, topic, [_D], "ensure_topics checks that every system topic exists")
     rules += _rules(p, _G, _PRE, _group(PROCESSOR), [_R], "the workers' consumer group")
+    rules += _rules(
+        p, _TX, _PRE, _group(PROCESSOR), [_W, _D], "one transaction per batch: outputs and offsets together"
+    )
     # registry: the bus.schemas log and the directory (write tokens)
     rules += _rules(r, _T, _LIT, st.SCHEMAS, [_R, _W], "the schema log it serves and appends to")
     rules += _rules(r, _T, _LIT, st.AGENCIES, [_R], "tokens that may register schemas")

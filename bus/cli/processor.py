@@ -32,6 +32,13 @@ def run_processor(
     profile: Profile = BrokerProfile.KAFKA,
     ops_host: OpsHost = "127.0.0.1",
     ops_port: OpsPort = 8082,
+    instance: Annotated[
+        str | None,
+        typer.Option(
+            help="A stable name for this worker (Kafka): a restart aborts its predecessor's open "
+            "transaction and takes its partitions back at once. With --workers, suffixed -0, -1, ..."
+        ),
+    ] = None,
 ) -> None:
     """Process ingress.* until Ctrl-C; with --workers N, run N worker processes in one group."""
     if workers > 1:
@@ -48,12 +55,18 @@ def run_processor(
             profile.value,
         ]
         argv += ["--ops-host", ops_host]
-        workers_argv = [[*argv, "--ops-port", str(ops_port + i if ops_port else 0)] for i in range(workers)]
+        workers_argv = [
+            [*argv, "--ops-port", str(ops_port + i if ops_port else 0)]
+            + (["--instance", f"{instance}-{i}"] if instance else [])
+            for i in range(workers)
+        ]
         _run_workers([[*a, "--bootstrap", bootstrap] if bootstrap else a for a in workers_argv])
         return
 
     async def body() -> None:
-        settings = ProcessorSettings(group_id=group, registry_url=registry, topic_pattern=topics)
+        settings = ProcessorSettings(
+            group_id=group, registry_url=registry, topic_pattern=topics, instance=instance
+        )
         processor = Processor(require_settings(bootstrap, profile), settings)
         with stop_requested() as stop:
             await processor.start()

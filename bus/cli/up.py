@@ -134,7 +134,9 @@ def up(
                 return Served(GatewayService(settings, gateway_settings))
 
             def processor() -> Component:
-                return Processor(settings, ProcessorSettings(registry_url=registry_url, operator_token=token))
+                # one stable worker slot: a restart aborts the crashed worker's open transaction at once
+                worker = ProcessorSettings(registry_url=registry_url, operator_token=token, instance="up")
+                return Processor(settings, worker)
 
             def webhooks() -> Component:
                 return WebhookDispatcher(settings, WebhookSettings(registry_url=registry_url))

@@ -39,7 +39,11 @@ __all__ = ["broker_acls", "create_acls", "delete_acls", "delete_users", "scram_u
 T = TypeVar("T")
 SCRAM_ITERATIONS = 8192
 _TIMEOUT_S = 15.0
-_RESOURCES = {Resource.TOPIC: ResourceType.TOPIC, Resource.GROUP: ResourceType.GROUP}
+_RESOURCES = {
+    Resource.TOPIC: ResourceType.TOPIC,
+    Resource.GROUP: ResourceType.GROUP,
+    Resource.TRANSACTIONAL_ID: ResourceType.TRANSACTIONAL_ID,
+}
 _RESOURCES_BACK = {v: k for k, v in _RESOURCES.items()} | {ResourceType.BROKER: Resource.CLUSTER}
 _PATTERNS = {
     PatternType.LITERAL: ResourcePatternType.LITERAL,

@@ -1,16 +1,15 @@
-"""The processor's batch loop on a raw aiokafka consumer (DESIGN §7-8).
+"""The processor's batch loop (DESIGN §7-8): consume a batch, process every record, write every output.
 
-consume a batch → process every record → produce every output → await every ack →
-commit the batch's offsets. A failed produce stops the loop before the commit (the
-supervisor restarts it and the batch is processed again; duplicates carry the same
-``ce_id`` and stale versions are dropped by ``bus_sequence``).
+Two engines carry a batch's I/O. On Apache Kafka (``exactly_once.py``) the outputs and the input
+offsets are committed in one transaction; on tansu (``at_least_once.py``) the outputs are
+acknowledged first and the offsets committed after, so a crash repeats a batch (duplicates carry
+the same ``ce_id``; stale versions are dropped by ``bus_sequence``).
 
 ``run`` keeps up to ``max_in_flight`` batches between "outputs queued" and "committed": while
-the broker acknowledges batch N, batch N+1 is consumed and processed. Batches are settled
-strictly in order, and a batch's offsets are committed only after every output of it (and of
-every batch before it) was acknowledged, so the guarantee above is unchanged; outputs keep
-their per-partition order because the writer queues one batch's outputs at a time. A
-rebalance settles every batch in flight before partitions are handed over.
+batch N is acknowledged (or its transaction commits), batch N+1 is consumed and processed. Batches
+are settled strictly in order, and an output that fails stops the loop before its batch (or a later
+one) counts as committed (the supervisor restarts the worker). A rebalance settles every batch in
+flight before partitions are handed over.
 """
 
 from __future__ import annotations
@@ -21,10 +20,9 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,20 +34,20 @@ from bus.errors import ConfigError
 from bus.event import topics
 from bus.event.signing import Verifier, public_key_from_text
 from bus.ids import SchemaId
-from bus.kafka.batch_writer import BatchWriter
 from bus.kafka.client import (
+    BrokerProfile,
     KafkaSettings,
     ensure_topics,
     iter_to_end,
     make_admin,
-    make_consumer,
-    make_producer,
 )
 from bus.kafka.follow import TopicFollower
 from bus.metrics import CONSUMER_LAG, PROCESSING
 from bus.policy.agreements_view import AgreementsView
 from bus.policy.consent import ConsentView
+from bus.processor.at_least_once import AtLeastOnceIngress
 from bus.processor.backfill import Backfiller, BackfillView
+from bus.processor.exactly_once import ExactlyOnceIngress
 from bus.processor.observe import count_decisions, count_ingested
 from bus.processor.outputs import Output
 from bus.processor.pipeline import Pipeline, utc_now
@@ -60,14 +58,6 @@ from bus.run.closing import close_all
 from bus.run.environment import OperatorToken
 
 log = logging.getLogger(__name__)
-STATE_PREFIX = "state."
-
-
-def _after_deliveries(topic: str) -> bool:
-    """Records that claim work is done: written once the batch's deliveries are acknowledged."""
-    return topic.startswith(STATE_PREFIX) or topic == topics.SystemTopic.BACKFILL
-
-
 INGRESS_PATTERN = r"^ingress\.[a-z0-9-]+\.[a-z][a-z0-9_]*$"
 
 
@@ -84,6 +74,13 @@ class ProcessorSettings(BaseSettings):
     max_batch: int = Field(default=2000, ge=1)
     max_in_flight: int = Field(default=2, ge=1, le=8)  # batches queued but not yet committed
     topic_pattern: str = INGRESS_PATTERN
+    # None: transactions where the broker has working ones (the kafka profile), not on tansu
+    exactly_once: bool | None = None
+    # a stable worker slot (Kafka profile): its restart aborts its predecessor's open transaction and
+    # takes its partitions back at once; unset, every start is a new worker (see docs/processor.md)
+    instance: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    transaction_timeout_ms: int = Field(default=10_000, ge=1000)
 
 
 @dataclass
@@ -95,20 +92,6 @@ class _InFlight:
     records: list[str]  # ingress topics, for the ingest counter
     entries: list[AuditEntry]
     started: float
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(
-        self, on_assigned: Callable[[set[TopicPartition]], None], on_revoked: Callable[[], Awaitable[None]]
-    ) -> None:
-        self._on_assigned = on_assigned
-        self._on_revoked = on_revoked
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._on_revoked()
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._on_assigned(set(assigned))
 
 
 class Processor:
@@ -138,21 +121,45 @@ class Processor:
             TopicFollower(kafka, topics.SystemTopic.CONSENT, lambda r: self.consent.apply(r.key, r.value)),
             TopicFollower(kafka, topics.SystemTopic.BACKFILL, self.backfills.apply),
         ]
-        self._producer = make_producer(kafka)
-        self._writer = BatchWriter(self._producer)
-        self._consumer = make_consumer(
-            kafka, group_id=settings.group_id, metadata_max_age_ms=3000, max_poll_records=settings.max_batch
-        )
+        self._ingress = self._make_ingress(kafka, settings)
         self._admin = make_admin(kafka)
         self._known_topics: set[str] = set()
-        self._assigned: set[TopicPartition] | None = None
         self.pipeline: Pipeline | None = None
         self.processed = 0
         self.assignment: set[TopicPartition] = set()
         self._lag_reported = 0.0
         self._in_flight: deque[_InFlight] = deque()
-        self._state_queued: asyncio.Future[None] | None = None
         self._settling = asyncio.Lock()
+
+    def _make_ingress(
+        self, kafka: KafkaSettings, settings: ProcessorSettings
+    ) -> AtLeastOnceIngress | ExactlyOnceIngress:
+        on_kafka = kafka.broker_profile is BrokerProfile.KAFKA
+        if settings.exactly_once and not on_kafka:
+            raise ConfigError(
+                "exactly-once processing needs Apache Kafka's transactions; the embedded broker's are broken",
+                hint="unset BUS_PROCESSOR_EXACTLY_ONCE (tansu runs at least once, deduplicated by ce_id)",
+            )
+        if settings.exactly_once is False or not on_kafka:
+            return AtLeastOnceIngress(
+                kafka,
+                group_id=settings.group_id,
+                pattern=settings.topic_pattern,
+                max_batch=settings.max_batch,
+                before_revoke=self._settle_on_revoke,
+            )
+        return ExactlyOnceIngress(
+            kafka,
+            group_id=settings.group_id,
+            instance=settings.instance,
+            pattern=settings.topic_pattern,
+            session_timeout_ms=settings.session_timeout_ms,
+            transaction_timeout_ms=settings.transaction_timeout_ms,
+        )
+
+    @property
+    def exactly_once(self) -> bool:
+        return self._ingress.exactly_once
 
     def _public_key(self, agency: str, key_id: str) -> Ed25519PublicKey | None:
         entry = self.directory.get(agency)
@@ -184,18 +191,10 @@ class Processor:
             state=self.state,
             audit_schema_id=audit_id,
         )
-        await self._producer.start()
-        await self._consumer.start()
-        self._consumer.subscribe(
-            pattern=self.settings.topic_pattern,
-            listener=_Rebalance(self._assigned_changed, self._settle_on_revoke),
-        )
-
-    def _assigned_changed(self, assigned: set[TopicPartition]) -> None:
-        self._assigned = assigned
+        await self._ingress.start()
 
     async def stop(self) -> None:
-        closers = [self._consumer.stop, self._producer.stop, self._admin.close, self.registry.close]
+        closers = [self._ingress.stop, self._admin.close, self.registry.close]
         await close_all([*closers, *(f.stop for f in self._followers)], log, "the processor")
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -221,11 +220,11 @@ class Processor:
     async def _begin(self) -> int:
         """Consume and process one batch and queue its outputs; returns its input record count."""
         assert self.pipeline is not None, "Processor.start() was not awaited"
-        batch = await self._consumer.getmany(timeout_ms=100, max_records=self.settings.max_batch)
-        if self._assigned is not None:
+        batch = await self._ingress.getmany(timeout_ms=100, max_records=self.settings.max_batch)
+        assigned = self._ingress.take_assignment()
+        if assigned is not None:
             await self.settle()  # (also done on revocation) nothing of the old assignment stays open
-            await self._reload_state(self._assigned)
-            self._assigned = None
+            await self._reload_state(assigned)
         records = [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
         if not records and not self.backfiller.pending(self.assignment):
             return 0
@@ -244,32 +243,11 @@ class Processor:
         outputs += backfill.outputs
         entries += backfill.audit
         await self._ensure_topics({o.topic for o in outputs})
-        queued: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        acks = asyncio.ensure_future(self._write(outputs, self._state_queued, queued))
-        self._state_queued = queued
         offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
+        acks = self._ingress.write(outputs, offsets)
         self._in_flight.append(_InFlight(acks, offsets, [r.topic for r in records], entries, started))
         self.processed += len(records)
         return len(records)
-
-    async def _write(
-        self, outputs: list[Output], previous: asyncio.Future[None] | None, queued: asyncio.Future[None]
-    ) -> None:
-        """Deliveries, dead letters and audit first; the state records only once those are acknowledged.
-
-        State says "this key's sequence was applied": written together with the deliveries, a
-        crash could keep the state and lose a delivery, and the retry would then drop the event as
-        stale. State records go out after the previous batch's (same order per key on the topic).
-        Backfill progress waits likewise: "finished" must not be readable before its snapshots are.
-        """
-        first = [o for o in outputs if not _after_deliveries(o.topic)]
-        then = [o for o in outputs if _after_deliveries(o.topic)]
-        await asyncio.gather(*await self._writer.write(first))
-        if previous is not None:
-            await previous
-        written = await self._writer.write(then)
-        queued.set_result(None)
-        await asyncio.gather(*written)
 
     async def settle(self, keep: int = 0) -> None:
         """Wait for the oldest batches' acks and commit their offsets, until ``keep`` remain in flight.
@@ -282,7 +260,7 @@ class Processor:
                 oldest = self._in_flight[0]
                 await oldest.acks
                 if oldest.offsets:
-                    await self._consumer.commit(oldest.offsets)
+                    await self._ingress.commit(oldest.offsets)
                 self._in_flight.popleft()
                 count_ingested(oldest.records)
                 count_decisions(oldest.entries, utc_now())
@@ -303,19 +281,14 @@ class Processor:
         for pending in self._in_flight:
             pending.acks.cancel()
         self._in_flight.clear()
-        self._state_queued = None
+        self._ingress.abandon()
 
     async def _report_lag(self) -> None:
         """``bus_consumer_lag`` per ingress topic, at most once a second (positions are local)."""
         if time.monotonic() - self._lag_reported < 1.0:
             return
         self._lag_reported = time.monotonic()
-        lag: dict[str, int] = {}
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is not None:
-                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - await self._consumer.position(tp))
-        for topic, behind in lag.items():
+        for topic, behind in (await self._ingress.lag()).items():
             CONSUMER_LAG.labels(group=self.settings.group_id, topic=topic).set(behind)
 
     async def ready(self) -> tuple[bool, str]:

@@ -15,7 +15,7 @@ from bus.event.topics import spec_for
 from bus.kafka.client import create_topics
 from connectors.sdk import Change
 from tests.conftest import REPO
-from tests.engine import PROFILE
+from tests.engine import AUTHENTICATES, PROFILE
 from tests.people import person
 from tests.processes import bus_env
 from tests.support.eventually import eventually
@@ -74,11 +74,13 @@ async def test_kill_9_mid_stream_then_restart_loses_no_delivery(world: World, ka
     ) as proc:
         await eventually(lambda: _all_delivered(world, tax, set(ids)), timeout_s=120)
         proc.terminate()
-    # then every entitled change was delivered; repeats only carry an already-seen ce_id
+    # then every entitled change was delivered: on Kafka exactly once (one transaction per batch),
+    # on tansu at least once, where repeats only carry an already-seen ce_id
     got = await delivered_ids(world, tax)
     assert seen_before_restart < len(ids)
     assert set(got) == set(ids)
-    assert len(got) >= len(ids)
+    if AUTHENTICATES:
+        assert len(got) == len(ids)
 
 
 async def _at_least(world: World, agreement: Any, count: int) -> bool:

@@ -75,6 +75,8 @@ acl --allow-principal User:bus.processor --operation Read --topic ingress. --res
 acl --allow-principal User:bus.processor --operation Create --topic state. --resource-pattern-type prefixed  # per-key state: rebuilt on rebalance, kept current
 acl --allow-principal User:bus.processor --operation Read --topic state. --resource-pattern-type prefixed  # per-key state: rebuilt on rebalance, kept current
 acl --allow-principal User:bus.processor --operation Write --topic state. --resource-pattern-type prefixed  # per-key state: rebuilt on rebalance, kept current
+acl --allow-principal User:bus.processor --operation Describe --transactional-id bus-processor --resource-pattern-type prefixed  # one transaction per batch: outputs and offsets together
+acl --allow-principal User:bus.processor --operation Write --transactional-id bus-processor --resource-pattern-type prefixed  # one transaction per batch: outputs and offsets together
 
 # User:bus.registry
 acl --allow-principal User:bus.registry --operation Read --topic bus.agencies --resource-pattern-type literal  # tokens that may register schemas
