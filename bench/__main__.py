@@ -181,6 +181,8 @@ def table(scenarios: dict[str, Any]) -> Table:
         add("pipeline", "subscriber SDK events/s (one agreement)", pipe["subscriber"]["events_per_s"])
         for codec, value in pipe["compression_events_per_s"].items():
             add("pipeline", f"events/s with compression {codec}", value)
+        for guarantee, value in pipe.get("guarantee_events_per_s", {}).items():
+            add("pipeline", f"events/s {guarantee.replace('_', ' ')}", value)
     if "pipeline_cpu" in scenarios:
         cpu = scenarios["pipeline_cpu"]
         add("pipeline_cpu", "CPU µs per event (process only)", cpu["cpu_us_per_event"], ".0f")

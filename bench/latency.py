@@ -143,7 +143,10 @@ async def latency(loads: tuple[int, ...], seconds: float) -> dict[str, Any]:
 
 
 async def _drain(world: World, provider: Provider, count: int, workers: int) -> float:
-    """Events/s of ``workers`` processes draining the backlog, from their ``progress`` lines."""
+    """Events/s of ``workers`` processes draining a backlog, from their ``progress`` lines.
+
+    The backlog is written once every worker holds partitions: a librdkafka worker joins its group
+    only while it polls, so it joins on the empty topic and then waits for "go"."""
     group = f"bus-processor-scale-{workers}"
     processes = [await processor_process(world, provider, group, wait_go=True) for _ in range(workers)]
     progress = [0] * workers
@@ -157,6 +160,7 @@ async def _drain(world: World, provider: Provider, count: int, workers: int) -> 
     try:
         for process in processes:  # every worker holds partitions: the group has settled
             await expect(process, "assigned")
+        await world.backlog(provider, count)
         readers = [asyncio.create_task(follow(i, p)) for i, p in enumerate(processes)]
         for process in processes:
             assert process.stdin is not None
@@ -181,7 +185,6 @@ async def scale(count: int) -> dict[str, Any]:
         rates = {}
         for workers in (1, 2):
             provider = await world.provider(f"scale{workers}")
-            await world.backlog(provider, count)
             rates[workers] = await _drain(world, provider, count, workers)
     return {
         "events": count,

@@ -7,8 +7,9 @@ every ack) and no processing: the I/O-only ceiling, and the baseline of ``ratio_
 measured: the same with aiokafka's per-record ``send()`` (what the processor used to do), and a
 1:1 pass-through. pipeline: person records published through the publisher SDK, then the
 processor (verify, decode, validate, state, 3 agreements, project, re-encode, audit, route) on
-that backlog, then the subscriber SDK reading one agreement's deliveries. Each measurement gets
-a provider of its own, so it starts from empty state topics.
+that backlog, then the subscriber SDK reading one agreement's deliveries; on Kafka also the same
+pipeline without transactions (acks then commit). Each measurement gets a provider of its own, so
+it starts from empty state topics.
 """
 
 from __future__ import annotations
@@ -78,12 +79,21 @@ async def raw(
 
 
 async def processor_rate(
-    world: World, provider: Provider, count: int, compression: str = "none"
+    world: World,
+    provider: Provider,
+    count: int,
+    compression: str = "none",
+    *,
+    exactly_once: bool | None = None,
 ) -> dict[str, Any]:
-    """One in-process processor worker on the provider's backlog: steady-state events/s."""
+    """One in-process processor worker on the provider's backlog: steady-state events/s.
+
+    ``exactly_once`` None: the engine's default (a transaction per batch on Kafka); False: acks then commit.
+    """
+    settings = provider.processor_settings(group=f"bus-processor-{provider.provider}")
     processor = Processor(
         world.settings.model_copy(update={"compression": compression}),
-        provider.processor_settings(group=f"bus-processor-{provider.provider}"),
+        settings.model_copy(update={"exactly_once": exactly_once}),
     )
     await processor.start()
     stop = asyncio.Event()
@@ -101,7 +111,11 @@ async def processor_rate(
     finally:
         stop.set()
         await processor.stop()
-    return {"events_per_s": (count - warm) / elapsed, "ed25519_checks": processor.verifier.ed25519_checks}
+    return {
+        "events_per_s": (count - warm) / elapsed,
+        "ed25519_checks": processor.verifier.ed25519_checks,
+        "exactly_once": processor.exactly_once,
+    }
 
 
 async def subscriber_rate(world: World, provider: Provider, expected: int) -> dict[str, Any]:
@@ -154,6 +168,12 @@ async def run(
         await world.backlog(provider, count)
         pipe = await processor_rate(world, provider, count)
         pipe["subscriber"] = await subscriber_rate(world, provider, count)
+        guarantee = {("exactly_once" if pipe["exactly_once"] else "at_least_once"): pipe["events_per_s"]}
+        if pipe["exactly_once"]:  # the same pipeline without transactions, in the same run
+            plain = await world.provider("pipe-acks")
+            await world.backlog(plain, count)
+            acked = await processor_rate(world, plain, count, exactly_once=False)
+            guarantee["at_least_once"] = acked["events_per_s"]
         variants = {}
         for codec in pipeline_compression:
             other = await world.provider(f"pipe-{codec}")
@@ -178,5 +198,6 @@ async def run(
             "subscriber": pipe["subscriber"],
             "ed25519_checks": pipe["ed25519_checks"],
             "compression_events_per_s": {"none": pipe["events_per_s"], **variants},
+            "guarantee_events_per_s": guarantee,
         },
     }

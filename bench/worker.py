@@ -1,7 +1,8 @@
 """Bench components in processes of their own, so each has its own core share (and RSS to sample).
 
 ``python -m bench.worker processor CONFIG``: a processor worker; prints ``assigned <n>`` once it
-holds partitions, waits for a line on stdin when ``wait_go`` is set, then runs until SIGTERM.
+holds partitions (its scenario fills the ingress topic only after that), waits for a line on
+stdin when ``wait_go`` is set, then runs until SIGTERM.
 ``python -m bench.worker publish CONFIG``: publishes person changes through the publisher SDK at a
 fixed rate for a fixed time (ce_time is stamped at publish), then prints ``published <n>``.
 CONFIG is one JSON argument written by the scenario.
@@ -46,9 +47,9 @@ async def processor(config: dict[str, Any]) -> None:
     await worker.start()
     try:
         deadline = time.monotonic() + 60
-        while not worker._consumer.assignment() and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        print(f"assigned {len(worker._consumer.assignment())}", flush=True)
+        while not worker.assignment and time.monotonic() < deadline:  # joins on an empty ingress topic
+            await worker.step()
+        print(f"assigned {len(worker.assignment)}", flush=True)
         if config.get("wait_go"):
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         reporting = asyncio.create_task(_progress(worker, stop))

@@ -72,7 +72,8 @@ def strimzi_users(rules: Iterable[AclRule], *, cluster: str) -> list[dict[str, A
     return users
 
 
-_STRIMZI_TYPES = {ResourceType.TRANSACTIONAL_ID: "transactionalId"}
+STRIMZI_TYPES = {ResourceType.TRANSACTIONAL_ID: "transactionalId"}
+"""Strimzi's spelling of a resource type where it is not kafka-acls.sh's."""
 
 
 def _strimzi_acls(rules: list[AclRule]) -> list[dict[str, Any]]:
@@ -84,7 +85,7 @@ def _strimzi_acls(rules: list[AclRule]) -> list[dict[str, Any]]:
         )
     acls: list[dict[str, Any]] = []
     for (rtype, pattern, name, permission), operations in merged.items():
-        resource: dict[str, Any] = {"type": _STRIMZI_TYPES.get(rtype, rtype.value)}
+        resource: dict[str, Any] = {"type": STRIMZI_TYPES.get(rtype, rtype.value)}
         if rtype is not ResourceType.CLUSTER:
             resource["name"] = name
             resource["patternType"] = "prefix" if pattern is PatternType.PREFIXED else "literal"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bus.acl.render import kafka_acls_script, strimzi_users
+from bus.acl.render import STRIMZI_TYPES, kafka_acls_script, strimzi_users
 from bus.acl.rules import CLUSTER_NAME, AclRule, Operation, PatternType, Permission, ResourceType, rules_for
 from bus.policy.agreement import load_agreements
 
@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 RULES = rules_for(load_agreements(REPO / "deploy" / "agreements"), ["business-registry"])
 # Strimzi's KafkaUser CRD (packaging/install/cluster-operator/044-Crd-kafkauser.yaml): allowed values
 STRIMZI_RESOURCE_TYPES = {"topic", "group", "cluster", "transactionalId"}
+FROM_STRIMZI = {spelling: rtype for rtype, spelling in STRIMZI_TYPES.items()}
 STRIMZI_OPERATIONS = {op.value for op in Operation}
 STRIMZI_PATTERNS = {"literal", "prefix"}
 
@@ -98,7 +99,7 @@ def test_strimzi_users_hold_the_same_rules() -> None:
                 back.append(
                     AclRule(
                         f"User:{user['metadata']['name']}",
-                        ResourceType(resource["type"]),
+                        FROM_STRIMZI.get(resource["type"]) or ResourceType(resource["type"]),
                         pattern,
                         resource.get("name", CLUSTER_NAME),
                         Operation(operation),
