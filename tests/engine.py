@@ -33,15 +33,17 @@ tokens_decide = pytest.mark.skipif(
 
 
 def local_broker(
-    *, port: int | None = None, data_dir: Path | None = None, log_dir: Path | None = None
+    *, port: int | None = None, data_dir: Path | None = None, log_dir: Path | None = None, nodes: int = 1
 ) -> LocalBroker:
-    """A broker of the suite's engine that the test starts and stops itself (faults, outages).
+    """A broker of the suite's engine that the test starts and stops itself (faults, outages); ``nodes``
+    is Kafka's (tansu runs one).
 
     On a fresh machine the first Kafka broker fetches the pinned release once (``bus broker install``).
     """
     if ENGINE is Engine.KAFKA and installed() is None:
         install()
-    return engine_broker(ENGINE, port=port, data_dir=data_dir, log_dir=log_dir)
+    nodes = nodes if ENGINE is Engine.KAFKA else 1
+    return engine_broker(ENGINE, port=port, data_dir=data_dir, log_dir=log_dir, nodes=nodes)
 
 
 B = TypeVar("B", bound=LocalBroker)

@@ -1,4 +1,5 @@
-"""The fault suite runs on a broker of its own, so its archiver and verdict see only its own topics."""
+"""The fault suite runs on a broker of its own, so its archiver and verdict see only its own topics: on
+Kafka a 3-node cluster (RF 3, min.insync.replicas=2, acks=all) whose nodes the suite kills too."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="module")
 def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    """An ephemeral broker of the suite's engine for this module only; never killed (it would lose topics)."""
-    with serving(local_broker(log_dir=tmp_path_factory.mktemp("fault-broker"))) as broker:
+    """An ephemeral broker of the suite's engine for this module only: three Kafka nodes, or one tansu
+    (never killed: its memory storage would lose every topic)."""
+    with serving(local_broker(log_dir=tmp_path_factory.mktemp("fault-broker"), nodes=3)) as broker:
         yield broker
 
 

@@ -35,13 +35,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.acl.sync import reconcile
 from bus.audit.keys import public_key_path
+from bus.broker.kafka.cluster import KafkaCluster
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
+from bus.event.envelope import Envelope
 from bus.event.signing import key_id_for, private_key_pem, public_key_text
 from bus.event.topics import SystemTopic, dlq, spec_for
 from bus.gateway.consent_writer import record_consent
-from bus.kafka.client import KafkaSettings, create_system_topics, create_topics, make_producer, read_to_end
+from bus.kafka.client import (
+    KafkaSettings,
+    create_system_topics,
+    create_topics,
+    make_admin,
+    make_producer,
+    read_to_end,
+)
 from bus.policy.consent import ConsentRecord, ConsentStatus
 from bus.webhooks.message import new_secret
 from tests.engine import PROFILE, login_env
@@ -60,6 +69,10 @@ class Profile:
     versions: int
     pace_s: float  # pause between the publisher's versions, so faults land mid-stream
     kills: dict[str, int]
+    # on a 3-node Kafka cluster: "leader" (SIGKILL the leader of a hot ingress partition), "controller"
+    # (SIGKILL the active KRaft controller), "stop" (SIGSTOP a node past its session, then SIGCONT),
+    # "rolling" (restart all three nodes one after another); each node comes back before the next
+    broker_faults: dict[str, int] = field(default_factory=dict)
     seed: int = 12
     drain_timeout_s: float = 240.0
 
@@ -71,26 +84,33 @@ class Profile:
 CI = Profile(
     subjects=200,
     versions=20,
-    pace_s=2.0,
+    pace_s=4.0,
     kills={"processor": 3, "publisher": 2, "subscriber": 2, "dispatcher": 2, "archiver": 2},
+    broker_faults={"leader": 1, "controller": 1, "stop": 1, "rolling": 1},
 )
 LONG = Profile(
     subjects=500,
     versions=40,
-    pace_s=3.0,
+    pace_s=4.0,
     kills={"processor": 6, "publisher": 4, "subscriber": 4, "dispatcher": 4, "archiver": 4},
+    broker_faults={"leader": 2, "controller": 2, "stop": 1, "rolling": 1},
     drain_timeout_s=600.0,
 )
+BROKER_STOP_S = 12.0  # past the nodes' broker.session.timeout.ms (9 s): the controller fences the node
+BROKER_DOWN_S = 5.0  # a killed node stays down this long before it is restarted
 
 
 @dataclass(frozen=True)
 class Fault:
     at_s: float
-    action: str  # "kill:<name>", "registry", "stall", "unstall"
+    action: str  # "kill:<name>", "broker:<kind>", "registry", "stall", "unstall"
 
 
-def schedule(profile: Profile, rng: random.Random) -> list[Fault]:
-    """Seeded fault moments within the publishing window; one process is never hit twice within 8 s."""
+def schedule(profile: Profile, rng: random.Random, *, cluster: bool = False) -> list[Fault]:
+    """Seeded fault moments within the publishing window; one process is never hit twice within 8 s.
+
+    Broker faults (``cluster``) are spread evenly over the window in a seeded order; each blocks the
+    schedule until its node is back and every partition fully replicated, so no two overlap."""
     window = profile.versions * profile.pace_s
     targets = [name for name, count in profile.kills.items() for _ in range(count)]
     rng.shuffle(targets)
@@ -107,6 +127,10 @@ def schedule(profile: Profile, rng: random.Random) -> list[Fault]:
     stall = rng.uniform(0.2 * window, 0.7 * window)
     faults += [Fault(stall, "stall"), Fault(stall + 6.0, "unstall")]
     faults.append(Fault(rng.uniform(0.3 * window, 0.9 * window), "registry"))
+    if cluster:
+        kinds = [kind for kind, count in profile.broker_faults.items() for _ in range(count)]
+        rng.shuffle(kinds)
+        faults += [Fault(window * (i + 0.5) / len(kinds), f"broker:{kind}") for i, kind in enumerate(kinds)]
     return sorted(faults, key=lambda f: f.at_s)
 
 
@@ -178,6 +202,7 @@ class Summary:
     kills: dict[str, int]
     delivered: int
     lost: int
+    dup_before_dedup: int  # on the delivery topics, as a read_committed reader sees them
     dup_after_dedup: int
     order_violations: int
     unauthorised: int
@@ -192,7 +217,8 @@ class Summary:
         kills = ",".join(f"{k}:{v}" for k, v in self.kills.items())
         return (
             f"faults={self.faults} kills={sum(self.kills.values())} ({kills}) delivered={self.delivered} "
-            f"lost={self.lost} dup_after_dedup={self.dup_after_dedup} "
+            f"lost={self.lost} dup_before_dedup={self.dup_before_dedup} "
+            f"dup_after_dedup={self.dup_after_dedup} "
             f"order_violations={self.order_violations} unauthorised={self.unauthorised} "
             f"audit_missing={self.audit_missing} audit_verified={self.audit_verified} "
             f"redelivered={self.redelivered} unexpected_exits={self.unexpected_exits}"
@@ -203,8 +229,15 @@ class FaultRun:
     """One run of the fault suite on its own broker (``bootstrap``), in ``tmp``."""
 
     def __init__(
-        self, settings: KafkaSettings, tmp: Path, profile: Profile, unique: str, ports: Iterable[int]
+        self,
+        settings: KafkaSettings,
+        tmp: Path,
+        profile: Profile,
+        unique: str,
+        ports: Iterable[int],
+        cluster: KafkaCluster | None = None,
     ) -> None:
+        self.cluster = cluster  # a 3-node Kafka cluster gets broker faults too
         self.bootstrap = settings.bootstrap
         self.tmp = tmp
         self.profile = profile
@@ -388,7 +421,7 @@ class FaultRun:
         self.procs["processor"].wait_for("processor ready")
         self.procs["publisher"].start()
         started = time.monotonic()
-        faults = schedule(self.profile, random.Random(self.profile.seed))
+        faults = schedule(self.profile, random.Random(self.profile.seed), cluster=self.cluster is not None)
         log(f"fault schedule: {[(round(f.at_s, 1), f.action) for f in faults]}")
         for fault in faults:
             while time.monotonic() - started < fault.at_s:
@@ -409,6 +442,9 @@ class FaultRun:
                 proc.start()
             else:
                 log(f"{name} was not running; no kill")
+        elif fault.action.startswith("broker:"):
+            self._broker_fault(fault.action.split(":", 1)[1], log)
+            self.faults_done += 1
         elif fault.action == "registry":
             self.procs["registry"].kill()
             self.procs["registry"].start()
@@ -422,6 +458,66 @@ class FaultRun:
         elif fault.action == "unstall":
             self.path("stall").unlink(missing_ok=True)
             log("receiver answers again")
+
+    def _broker_fault(self, kind: str, log: Callable[[str], None]) -> None:
+        """One node down or stalled, then back; returns once every partition has all its replicas again."""
+        cluster = self.cluster
+        assert cluster is not None
+        if kind in ("leader", "controller"):
+            victim = asyncio.run(self._hot_leader()) if kind == "leader" else active_controller(cluster)
+            cluster.kill(victim)
+            self.kills[f"broker-{kind}"] += 1
+            log(f"SIGKILL Kafka node {victim} ({kind})")
+            time.sleep(BROKER_DOWN_S)
+            asyncio.run(cluster.restart(victim))
+        elif kind == "stop":
+            victim = random.Random(self.faults_done).choice([n.node_id for n in cluster.nodes])
+            cluster.kill(victim, signal.SIGSTOP)
+            log(f"SIGSTOP Kafka node {victim} for {BROKER_STOP_S:.0f} s")
+            time.sleep(BROKER_STOP_S)
+            cluster.kill(victim, signal.SIGCONT)
+        elif kind == "rolling":
+            for node in cluster.nodes:
+                log(f"rolling restart: Kafka node {node.node_id}")
+                asyncio.run(cluster.restart(node.node_id))
+                asyncio.run(self._fully_replicated(log))
+        asyncio.run(self._fully_replicated(log))
+
+    async def _hot_leader(self) -> int:
+        """The node leading partition 0 of the workload's ingress topic (every partition takes traffic)."""
+        admin = make_admin(self.settings)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([f"ingress.{self.workload.provider}.person"])
+        finally:
+            await admin.close()
+        return int(next(p["leader"] for p in described["partitions"] if p["partition"] == 0))
+
+    async def _fully_replicated(self, log: Callable[[str], None], timeout_s: float = 90.0) -> None:
+        """Until every partition of the bus's topics has its whole replica set in sync again."""
+        deadline = time.monotonic() + timeout_s
+        lagging: list[str] = []
+        while time.monotonic() < deadline:
+            admin = make_admin(self.settings)
+            try:
+                await admin.start()
+                names = [t for t in await admin.list_topics() if not t.startswith("__")]
+                described = await admin.describe_topics(names)
+            except Exception as exc:  # a node is still coming back
+                lagging = [repr(exc)]
+            else:
+                lagging = [
+                    f"{t['topic']}[{p['partition']}]"
+                    for t in described
+                    for p in t["partitions"]
+                    if len(p["isr"]) < len(p["replicas"])
+                ]
+                if not lagging:
+                    return
+            finally:
+                await admin.close()
+            await asyncio.sleep(0.5)
+        log(f"still under-replicated after {timeout_s:.0f} s: {lagging[:5]}")
 
     def _reap(self, log: Callable[[str], None]) -> None:
         """Restart a component that exited on its own (as ``bus up`` would); the publisher may finish."""
@@ -523,6 +619,12 @@ class FaultRun:
         order += _order_violations(w, health_ids)
         delivered += len(set(health_ids))
         redelivered = sum(1 for parts in lines if parts[0] == "R")
+        # the delivery topics themselves, before anyone deduplicates (read committed on Kafka)
+        dup_before_dedup = 0
+        for name in ("tax", "health"):
+            records = asyncio.run(_records(self.settings, w.agreement(name).delivery_topic))
+            ids = [Envelope.from_headers(r.headers).id for r in records]
+            dup_before_dedup += len(ids) - len(set(ids))
         # the topics: nothing on police's, nothing dead-lettered, no parked webhook
         for topic in (
             w.agreement("police").delivery_topic,
@@ -567,6 +669,7 @@ class FaultRun:
             kills=dict(self.kills),
             delivered=delivered,
             lost=lost,
+            dup_before_dedup=dup_before_dedup,
             dup_after_dedup=dup,
             order_violations=order,
             unauthorised=unauthorised,
@@ -577,6 +680,22 @@ class FaultRun:
             problems=problems,
             exits=list(self.unexpected_exits),
         )
+
+
+def active_controller(cluster: KafkaCluster) -> int:
+    """The KRaft quorum's leader, from the newest epoch in the nodes' ``quorum-state`` files (Kafka's
+    metadata response names a random broker as controller under KRaft, not the active one)."""
+    epoch, leader = -1, -1
+    for node in cluster.nodes:
+        path = node.home / "data" / "__cluster_metadata-0" / "quorum-state"
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if int(state.get("leaderEpoch", -1)) > epoch and int(state.get("leaderId", -1)) > 0:
+            epoch, leader = int(state["leaderEpoch"]), int(state["leaderId"])
+    assert leader > 0, "no node's quorum-state names a leader"
+    return leader
 
 
 def _order_violations(workload: Workload, handed: list[str]) -> int:

@@ -15,8 +15,13 @@ from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as RdTopicPartition
 
 from bus.event.envelope import Envelope
-from bus.kafka.client import librdkafka_config
+from bus.event.topics import TopicSpec
+from bus.ids import TopicName
+from bus.kafka.batch_writer import partition_for
+from bus.kafka.client import KafkaSettings, create_topics, librdkafka_config, read_to_end
 from bus.policy.agreement import Agreement
+from bus.processor.exactly_once import ExactlyOnceIngress
+from bus.processor.outputs import Output
 from tests.conftest import REPO
 from tests.engine import AUTHENTICATES, PROFILE
 from tests.people import person
@@ -167,3 +172,28 @@ async def test_without_fencing_the_zombie_spec_sees_a_zombie_commit(world: World
     # then A's commit goes through and some changes are delivered twice: the spec above can fail
     assert set(got) == set(ids)
     assert len(got) > len(ids)
+
+
+async def test_the_transactional_producer_puts_each_key_where_the_ingress_publisher_does(
+    world: World, kafka_settings: KafkaSettings
+) -> None:
+    # given a 6-partition topic and the exactly-once engine's producer (as the administrator:
+    # this spec is about partitioning, not grants)
+    assert world.admin is not None
+    topic = f"test.partitioning.{world.unique}"
+    await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 6)])
+    ingress = ExactlyOnceIngress(
+        world.admin, group_id=f"test-{world.unique}", instance=None, pattern="^test-nothing$",
+        session_timeout_ms=10_000, transaction_timeout_ms=10_000,
+    )  # fmt: skip
+    keys = [f"subject-{n}".encode() for n in range(200)]
+    await ingress.start()
+    try:
+        # when it writes one record per key in a transaction
+        await ingress.write([Output(TopicName(topic), key, b"v", []) for key in keys], {})
+    finally:
+        await ingress.stop()
+    # then each key is on the partition the publisher SDK's murmur2 partitioner picks, so ingress,
+    # state and delivery partitions stay paired whichever engine wrote them
+    records = await read_to_end(world.admin, topic)
+    assert {(r.key, r.partition) for r in records} == {(k, partition_for(k, range(6))) for k in keys}
