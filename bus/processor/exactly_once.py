@@ -193,9 +193,11 @@ class ExactlyOnceIngress:
                 self._producer.poll(0.05)
 
     def _abort(self, exc: KafkaException) -> None:
+        """Abort the open transaction, unless the producer is fenced (fatal): then nothing can be done,
+        and the coordinator aborts it when the new owner starts or the transaction times out."""
         error: KafkaError = exc.args[0]
-        if not error.txn_requires_abort():
-            return  # fatal (fenced): the producer is unusable, and the coordinator aborts for us
+        if error.fatal():
+            return
         try:
             self._producer.abort_transaction(_CALL_TIMEOUT_S)
         except KafkaException:
