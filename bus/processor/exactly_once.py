@@ -94,6 +94,7 @@ class ExactlyOnceIngress:
         self._lock = threading.Lock()
         self._assigned: set[TopicPartition] | None = None
         self._owned: set[TopicPartition] = set()
+        self._failed: Exception | None = None  # a batch that failed: no later batch may commit
 
     async def start(self) -> None:
         """Fence an earlier producer of this transactional id (its open transaction aborts), then join."""
@@ -163,6 +164,8 @@ class ExactlyOnceIngress:
         return asyncio.wrap_future(self._writing.submit(self._transact, outputs, offsets))
 
     def _transact(self, outputs: Sequence[Output], offsets: dict[TopicPartition, int]) -> None:
+        if self._failed is not None:  # a later batch was processed on the failed one's state and
+            raise self._failed  # its offsets cover the failed one's inputs: it must not commit either
         if not outputs and not offsets:
             return
         producer = self._producer
@@ -175,8 +178,13 @@ class ExactlyOnceIngress:
                 producer.send_offsets_to_transaction(positions, self.group_metadata(), _CALL_TIMEOUT_S)
             producer.commit_transaction(_CALL_TIMEOUT_S)
         except KafkaException as exc:
-            self._abort(exc)
-            raise self._error(f"could not commit a batch of {len(outputs)} outputs", exc) from exc
+            self._abort(fatal=exc.args[0].fatal())
+            self._failed = self._error(f"could not commit a batch of {len(outputs)} outputs", exc)
+            raise self._failed from exc
+        except Exception as exc:  # a bug: the transaction must not stay open for the next batch
+            self._failed = exc
+            self._abort(fatal=False)
+            raise
         producer.poll(0)  # serve the delivery reports, which commit_transaction has already awaited
 
     def group_metadata(self) -> object:
@@ -192,11 +200,10 @@ class ExactlyOnceIngress:
             except BufferError:  # the local queue is full: let librdkafka send some of it
                 self._producer.poll(0.05)
 
-    def _abort(self, exc: KafkaException) -> None:
+    def _abort(self, *, fatal: bool) -> None:
         """Abort the open transaction, unless the producer is fenced (fatal): then nothing can be done,
         and the coordinator aborts it when the new owner starts or the transaction times out."""
-        error: KafkaError = exc.args[0]
-        if error.fatal():
+        if fatal:
             return
         try:
             self._producer.abort_transaction(_CALL_TIMEOUT_S)
@@ -245,9 +252,15 @@ class ExactlyOnceIngress:
         try:
             await loop.run_in_executor(self._reading, self._consumer.close)
         finally:
-            await loop.run_in_executor(self._writing, self._producer.flush, _CALL_TIMEOUT_S)
+            await loop.run_in_executor(self._writing, self._close_producer)
             self._reading.shutdown(wait=True)
             self._writing.shutdown(wait=True)
+
+    def _close_producer(self) -> None:
+        """Flush, drop what a gone broker cannot take, close: no librdkafka thread outlives the worker."""
+        self._producer.flush(_CALL_TIMEOUT_S)
+        self._producer.purge()
+        self._producer.close()
 
 
 def _record(message: Message) -> ConsumerRecord[bytes, bytes]:

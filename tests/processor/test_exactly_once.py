@@ -4,21 +4,24 @@ partitions moved, leaves each change visible exactly once to read_committed read
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
 
 import pytest
 from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as RdTopicPartition
 
+from bus.errors import BrokerError
 from bus.event.envelope import Envelope
 from bus.event.topics import TopicSpec
 from bus.ids import TopicName
 from bus.kafka.batch_writer import partition_for
-from bus.kafka.client import KafkaSettings, create_topics, librdkafka_config, read_to_end
+from bus.kafka.client import MAX_REQUEST_BYTES, KafkaSettings, create_topics, librdkafka_config, read_to_end
 from bus.policy.agreement import Agreement
 from bus.processor.exactly_once import ExactlyOnceIngress
 from bus.processor.outputs import Output
@@ -174,26 +177,53 @@ async def test_without_fencing_the_zombie_spec_sees_a_zombie_commit(world: World
     assert len(got) > len(ids)
 
 
-async def test_the_transactional_producer_puts_each_key_where_the_ingress_publisher_does(
+@pytest.fixture
+async def transactional(
     world: World, kafka_settings: KafkaSettings
-) -> None:
-    # given a 6-partition topic and the exactly-once engine's producer (as the administrator:
-    # this spec is about partitioning, not grants)
+) -> AsyncIterator[tuple[ExactlyOnceIngress, str]]:
+    """The exactly-once engine's I/O alone, and a 6-partition topic for it (as the administrator:
+    these specs are about the engine, not about grants)."""
     assert world.admin is not None
-    topic = f"test.partitioning.{world.unique}"
+    topic = f"test.transactional.{world.unique}"
     await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 6)])
     ingress = ExactlyOnceIngress(
         world.admin, group_id=f"test-{world.unique}", instance=None, pattern="^test-nothing$",
         session_timeout_ms=10_000, transaction_timeout_ms=10_000,
     )  # fmt: skip
-    keys = [f"subject-{n}".encode() for n in range(200)]
     await ingress.start()
     try:
-        # when it writes one record per key in a transaction
-        await ingress.write([Output(TopicName(topic), key, b"v", []) for key in keys], {})
+        yield ingress, topic
     finally:
         await ingress.stop()
+
+
+async def test_the_transactional_producer_puts_each_key_where_the_ingress_publisher_does(
+    world: World, transactional: tuple[ExactlyOnceIngress, str]
+) -> None:
+    # given the exactly-once engine's producer and a 6-partition topic
+    ingress, topic = transactional
+    keys = [f"subject-{n}".encode() for n in range(200)]
+    # when it writes one record per key in a transaction
+    await ingress.write([Output(TopicName(topic), key, b"v", []) for key in keys], {})
     # then each key is on the partition the publisher SDK's murmur2 partitioner picks, so ingress,
     # state and delivery partitions stay paired whichever engine wrote them
+    assert world.admin is not None
     records = await read_to_end(world.admin, topic)
     assert {(r.key, r.partition) for r in records} == {(k, partition_for(k, range(6))) for k in keys}
+
+
+async def test_a_batch_queued_behind_a_failed_transaction_is_never_committed(
+    world: World, transactional: tuple[ExactlyOnceIngress, str]
+) -> None:
+    # given a batch whose transaction fails (a record larger than any request), and the next batch
+    # already queued behind it (processed on the failed batch's state; its offsets cover both)
+    ingress, topic = transactional
+    failing = ingress.write([Output(TopicName(topic), b"k", b"x" * (MAX_REQUEST_BYTES + 1), [])], {})
+    following = ingress.write([Output(TopicName(topic), b"k", b"fine", [])], {})
+    # when both are awaited
+    outcomes = await asyncio.gather(failing, following, return_exceptions=True)
+    # then both fail, the first naming what happened, and nothing of either is readable
+    assert all(isinstance(o, BrokerError) for o in outcomes), outcomes
+    assert "could not commit a batch of 1 outputs" in str(outcomes[0])
+    assert world.admin is not None
+    assert await read_to_end(world.admin, topic) == []
