@@ -21,7 +21,14 @@ from bus.event.envelope import Envelope
 from bus.event.topics import TopicSpec
 from bus.ids import TopicName
 from bus.kafka.batch_writer import partition_for
-from bus.kafka.client import MAX_REQUEST_BYTES, KafkaSettings, create_topics, librdkafka_config, read_to_end
+from bus.kafka.client import (
+    MAX_REQUEST_BYTES,
+    KafkaSettings,
+    create_topics,
+    librdkafka_config,
+    make_producer,
+    read_to_end,
+)
 from bus.policy.agreement import Agreement
 from bus.processor.exactly_once import ExactlyOnceIngress
 from bus.processor.outputs import Output
@@ -60,6 +67,17 @@ async def _published(world: World, count: int) -> tuple[Agreement, list[str]]:
     return tax, await world.publish(*changes)
 
 
+async def _malformed(world: World, count: int) -> None:
+    """Records no publisher SDK would write: no envelope, bytes that are not Avro."""
+    producer = make_producer(world.settings)
+    await producer.start()
+    try:
+        for n in range(count):
+            await producer.send_and_wait(world.topic, key=f"bad-{n}".encode(), value=b"not avro")
+    finally:
+        await producer.stop()
+
+
 async def _delivered(world: World, agreement: Agreement) -> list[str]:
     return [Envelope.from_headers(m.headers).id for m in await world.deliveries(agreement)]
 
@@ -88,8 +106,9 @@ def _stopped_at_step(proc: subprocess.Popen[str]) -> str:
 
 
 async def test_a_worker_killed_between_produce_and_commit_leaves_each_change_seen_once(world: World) -> None:
-    # given 300 entitled changes on the ingress topic
+    # given 300 entitled changes and 10 malformed records on the ingress topic
     tax, ids = await _published(world, 300)
+    await _malformed(world, 10)
     # when one worker slot is killed six times inside its transaction (outputs on the broker;
     # offsets sent or not; never committed), each time restarted under the same instance
     for step in ("offsets", "commit") * 3:
@@ -99,11 +118,14 @@ async def test_a_worker_killed_between_produce_and_commit_leaves_each_change_see
         await eventually(lambda: _all(world, tax, ids), timeout_s=90)
     finally:
         _stopped(survivor)
-    # then a read_committed reader sees each change exactly once, and one audit entry per decision,
+    # then a read_committed reader sees each change exactly once, each malformed record dead-lettered
+    # once, and one audit entry per decision,
     got = await _delivered(world, tax)
     assert sorted(got) == sorted(ids)
+    assert sorted(r.key for r in await world.dead_letters()) == sorted(f"bad-{n}".encode() for n in range(10))
     decisions = Counter(e["event_id"] for e in await world.audit())
-    assert set(decisions) == set(ids)
+    assert set(ids) <= set(decisions)
+    assert len(decisions) == len(ids) + 10  # the dead letters are decisions too
     assert set(decisions.values()) == {1}
     # although the six aborted transactions' deliveries are in the log
     assert _written(world, tax.delivery_topic) >= 7 * len(ids)
