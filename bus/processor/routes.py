@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bus.errors import ConfigError, TopicNameError
+from bus.errors import BusError, ConfigError, TopicNameError
 from bus.event.topics import ingress, parse
 from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
@@ -76,6 +76,8 @@ class Routes:
             try:
                 route = await self._route(agreement)
             except Exception as exc:  # an agreement that cannot compile denies nothing and delivers nothing
+                if isinstance(exc, BusError) and exc.retriable:
+                    raise  # the registry is away for a moment: decide nothing until it answers again
                 problems[agreement.id] = f"{type(exc).__name__}: {exc}"
                 log.error("agreement %s cannot be compiled: %s", agreement.id, exc)
                 continue
