@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -64,9 +64,8 @@ def run_processor(
         return
 
     async def body() -> None:
-        settings = ProcessorSettings(
-            group_id=group, registry_url=registry, topic_pattern=topics, instance=instance
-        )
+        named: dict[str, Any] = {"instance": instance} if instance else {}  # else BUS_PROCESSOR_INSTANCE
+        settings = ProcessorSettings(group_id=group, registry_url=registry, topic_pattern=topics, **named)
         processor = Processor(require_settings(bootstrap, profile), settings)
         with stop_requested() as stop:
             await processor.start()

@@ -152,6 +152,7 @@ class Component:
     files: tuple[tuple[str, str], ...] = ()  # (Secret, mount path)
     expose: bool = False  # a Service for other pods / the ingress
     recreate: bool = False  # never two at once (one archiver per database)
+    fields: tuple[tuple[str, str], ...] = ()  # (env var, pod field): the downward API
 
 
 _OPERATOR_TOKEN = ("BUS_OPERATOR_TOKEN", "bus-secrets", "operator-token")
@@ -187,6 +188,9 @@ COMPONENTS = (
         ("1", "2"),
         "2Gi",
         secrets=(_OPERATOR_TOKEN,),
+        # the pod's name is the worker's instance: a container restarted in its pod aborts its
+        # predecessor's open transaction at once (docs/processor.md, "Delivery guarantee")
+        fields=(("BUS_PROCESSOR_INSTANCE", "metadata.name"),),
     ),
     Component(
         WEBHOOKS,
@@ -236,6 +240,7 @@ def _container(c: Component) -> dict[str, Any]:
         {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
         for var, secret, key in c.secrets
     ]
+    env += [{"name": var, "valueFrom": {"fieldRef": {"fieldPath": path}}} for var, path in c.fields]
     mounts = [{"name": "kafka-ca", "mountPath": "/etc/kafka-ca", "readOnly": True}]
     mounts += [{"name": secret, "mountPath": path, "readOnly": True} for secret, path in c.files]
     mounts += [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}]
