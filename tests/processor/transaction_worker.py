@@ -1,6 +1,7 @@
-"""``bus processor run`` in its own process, stopped at a chosen step of its first transaction.
+"""``bus processor run`` in its own process, stopped at a chosen step of its Nth transaction.
 
-``python -m tests.processor.transaction_worker STEP FENCING bus-args...`` where STEP is
+``python -m tests.processor.transaction_worker STEP[:N] FENCING bus-args...`` (N: 1 if not given) where
+STEP is
 
 * ``offsets``: the batch's outputs are on the broker (flushed), its offsets not yet sent: exit 9;
 * ``commit``: outputs and offsets sent, the commit not: exit 9;
@@ -26,19 +27,20 @@ import confluent_kafka
 import bus.processor.exactly_once as exactly_once
 from bus.cli.app import main
 
-STEP, FENCING = sys.argv[1], sys.argv[2]
-_hit = False
+STEP, _, NTH = sys.argv[1].partition(":")
+FENCING = sys.argv[2]
+_calls: dict[str, int] = {}
 
 
-def _first_time() -> bool:
-    global _hit
-    first, _hit = not _hit, True
-    return first
+def _at_the_nth() -> bool:
+    """True at the Nth transaction's step (each step is called once per transaction with offsets)."""
+    _calls[STEP] = _calls.get(STEP, 0) + 1
+    return _calls[STEP] == int(NTH or 1)
 
 
 class SteppedProducer(confluent_kafka.Producer):
     def send_offsets_to_transaction(self, *args: Any) -> None:
-        if STEP in ("offsets", "pause") and _first_time():
+        if STEP in ("offsets", "pause") and _at_the_nth():
             self.flush()
             print("transaction open", flush=True)
             if STEP == "offsets":
@@ -47,7 +49,7 @@ class SteppedProducer(confluent_kafka.Producer):
         super().send_offsets_to_transaction(*args)
 
     def commit_transaction(self, *args: Any) -> None:
-        if STEP == "commit" and _first_time():
+        if STEP == "commit" and _at_the_nth():
             self.flush()
             print("transaction open", flush=True)
             os._exit(9)
