@@ -79,6 +79,7 @@ class ProcessorSettings(BaseSettings):
     # a stable worker slot (Kafka profile): its restart aborts its predecessor's open transaction and
     # takes its partitions back at once; unset, every start is a new worker (see docs/processor.md)
     instance: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    # the exactly-once engine's group session and transaction timeouts (the other keeps its profile's)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     transaction_timeout_ms: int = Field(default=10_000, ge=1000)
 
