@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from enum import StrEnum
@@ -34,6 +35,8 @@ from bus.errors import BrokerError, BusError
 from bus.event.topics import SystemTopic, TopicSpec, spec_for
 from bus.ids import TopicName
 from bus.kafka.keyring import read_keyring
+
+log = logging.getLogger(__name__)
 
 BROKER_UNREACHABLE: tuple[type[Exception], ...] = (KafkaError, OSError, TimeoutError)
 """What a send or fetch raises when the broker is away (retriable); anything else is a bug, not caught."""
@@ -359,12 +362,20 @@ def make_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
 
 
 async def iter_to_end(
-    settings: KafkaSettings, topic: str, *, timeout_s: float = 60.0, partitions: Collection[int] | None = None
+    settings: KafkaSettings,
+    topic: str,
+    *,
+    timeout_s: float = 60.0,
+    partitions: Collection[int] | None = None,
+    open_transactions_s: float = 0.0,
 ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """Yield every record of ``topic`` from the beginning up to its current end.
 
     "The end" is the high watermark that each Fetch response reports, never
-    ListOffsets(LATEST): the embedded broker answers that one wrongly (DESIGN §7).
+    ListOffsets(LATEST): the embedded broker answers that one wrongly (DESIGN §7). Read committed it
+    is the last stable offset; with ``open_transactions_s`` a transaction still open there is waited
+    for up to that long, since records committed after it are only readable once it ends (a
+    processor's state must include them: a crashed worker's transaction stays open until it times out).
     """
     topic = str(topic)  # a SystemTopic member would print as its repr in messages
     # a short wait: the reader wants "now", and on Kafka an empty partition's fetch would otherwise be
@@ -381,15 +392,25 @@ async def iter_to_end(
             return
         consumer.assign(sorted(pending))
         await consumer.seek_to_beginning(*pending)
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        deadline = started + timeout_s
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=100)
             for records in batch.values():
                 if records:
                     yield records
+            waiting = time.monotonic() - started < open_transactions_s
             for tp in list(pending):
-                if await reached_end(consumer, [tp]):
-                    pending.discard(tp)
+                if not await reached_end(consumer, [tp]):
+                    continue
+                if open_transactions_s and await _open_transaction(consumer, tp):
+                    if waiting:
+                        continue
+                    log.warning(
+                        "%s[%d]: a transaction still open after %.0f s; read up to where it begins",
+                        topic, tp.partition, open_transactions_s,
+                    )  # fmt: skip
+                pending.discard(tp)
             if pending and time.monotonic() > deadline:
                 raise BrokerError(
                     f"reading {topic!r} to its end took longer than {timeout_s:.0f} s; "
@@ -398,6 +419,13 @@ async def iter_to_end(
                 )
     finally:
         await consumer.stop()
+
+
+async def _open_transaction(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+    """A read_committed consumer at the last stable offset, below the high watermark: a transaction
+    (or its end marker) lies ahead."""
+    highwater = consumer.highwater(tp)
+    return highwater is not None and await consumer.position(tp) < highwater
 
 
 async def reached_end(consumer: AIOKafkaConsumer, partitions: Collection[TopicPartition]) -> bool:

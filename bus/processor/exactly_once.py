@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
@@ -41,6 +41,7 @@ _FENCED = frozenset(
     }
 )
 _CALL_TIMEOUT_S = 30.0
+_ATTEMPTS = 5
 
 
 class ExactlyOnceIngress:
@@ -175,8 +176,8 @@ class ExactlyOnceIngress:
                 self._produce(output)
             if offsets:
                 positions = [RdTopicPartition(tp.topic, tp.partition, at) for tp, at in offsets.items()]
-                producer.send_offsets_to_transaction(positions, self.group_metadata(), _CALL_TIMEOUT_S)
-            producer.commit_transaction(_CALL_TIMEOUT_S)
+                self._retrying(producer.send_offsets_to_transaction, positions, self.group_metadata())
+            self._retrying(producer.commit_transaction)
         except KafkaException as exc:
             self._abort(fatal=exc.args[0].fatal())
             self._failed = self._error(f"could not commit a batch of {len(outputs)} outputs", exc)
@@ -186,6 +187,21 @@ class ExactlyOnceIngress:
             self._abort(fatal=False)
             raise
         producer.poll(0)  # serve the delivery reports, which commit_transaction has already awaited
+
+    def _retrying(self, call: Callable[..., None], *args: object) -> None:
+        """librdkafka's rule for its transactional calls: a retriable error (a coordinator moving, a
+        timeout) is answered by calling again, never by aborting: a commit may already be under way."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                call(*args, _CALL_TIMEOUT_S)
+                return
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if not error.retriable() or attempt == _ATTEMPTS:
+                    raise
+                log.warning(
+                    "processor %s: %s (attempt %d, retrying)", self.transactional_id, error.str(), attempt
+                )
 
     def group_metadata(self) -> object:
         """The consumer's group, generation and member id: the coordinator fences a stale worker by them."""

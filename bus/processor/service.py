@@ -311,10 +311,21 @@ class Processor:
         for tp in assigned:
             provider, rtype = tp.topic.split(".")[1:3]
             by_topic.setdefault(topics.state(provider, rtype), set()).add(tp.partition)
+        # A crashed worker's open transaction holds the last stable offset back, and state committed
+        # after it (by a worker that owned the partition since) is readable only once it ends: wait
+        # for it as long as the coordinator takes to abort a worker's transaction that timed out.
+        wait_s = 2 * self.settings.transaction_timeout_ms / 1000 + 5 if self.exactly_once else 0.0
         for state_topic, partitions in by_topic.items():
             if state_topic not in self._known_topics:
                 continue
-            async for records in iter_to_end(self.kafka, state_topic, partitions=partitions):
+            state = iter_to_end(
+                self.kafka,
+                state_topic,
+                partitions=partitions,
+                open_transactions_s=wait_s,
+                timeout_s=60 + wait_s,
+            )
+            async for records in state:
                 for r in records:
                     self.state.load(
                         state_topic, r.partition, r.key, r.value, [(k, bytes(v)) for k, v in r.headers]

@@ -3,6 +3,7 @@ seen, and a read "to the end" ends where the open transactions begin (the last s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from bus.event.topics import TopicSpec
 from bus.ids import TopicName
-from bus.kafka.client import KafkaSettings, create_topics, make_producer, read_to_end
+from bus.kafka.client import KafkaSettings, create_topics, iter_to_end, make_producer, read_to_end
 from bus.kafka.follow import TopicFollower
 from tests.engine import AUTHENTICATES
 
@@ -96,3 +97,37 @@ async def test_a_follower_catches_up_past_an_open_transaction_and_applies_it_onc
         assert applied == [b"committed", b"pending"]
     finally:
         await follower.stop()
+
+
+async def _read_waiting(settings: KafkaSettings, topic: str, wait_s: float) -> list[bytes | None]:
+    return [
+        r.value async for batch in iter_to_end(settings, topic, open_transactions_s=wait_s) for r in batch
+    ]
+
+
+async def test_a_read_that_waits_for_open_transactions_includes_what_commits_while_it_waits(
+    kafka_settings: KafkaSettings, topic: str, transactional: AIOKafkaProducer
+) -> None:
+    # given a committed record, then a transaction left open (as a crashed processor leaves one)
+    await _committed(transactional, topic, b"committed")
+    await transactional.begin_transaction()
+    await transactional.send_and_wait(topic, b"pending")
+    # when a read that waits up to 60 s for open transactions starts, and the transaction commits
+    reading = asyncio.create_task(_read_waiting(kafka_settings, topic, 60.0))
+    await asyncio.sleep(1.0)
+    await transactional.commit_transaction()
+    # then the read returns both records
+    assert await reading == [b"committed", b"pending"]
+
+
+async def test_a_read_that_waits_for_open_transactions_does_not_wait_when_none_is_open(
+    kafka_settings: KafkaSettings, topic: str, transactional: AIOKafkaProducer
+) -> None:
+    # given only settled transactions (the log ends with a commit marker)
+    await _committed(transactional, topic, b"one")
+    await _aborted(transactional, topic, b"aborted")
+    await _committed(transactional, topic, b"two")
+    # when a read that would wait an hour for an open transaction runs
+    values = await asyncio.wait_for(_read_waiting(kafka_settings, topic, 3600.0), timeout=120)
+    # then it returns the committed records without waiting for the hour
+    assert values == [b"one", b"two"]

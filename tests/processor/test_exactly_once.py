@@ -150,16 +150,20 @@ async def _all(world: World, agreement: Agreement, ids: list[str]) -> bool:
 async def _zombie_run(world: World, fencing: str) -> tuple[list[str], list[str], str]:
     """A paused inside its first transaction, SIGSTOPped past its session; B takes over; A resumes."""
     tax, ids = await _published(world, 200)
-    timeouts = {"BUS_PROCESSOR_SESSION_TIMEOUT_MS": "6000", "BUS_PROCESSOR_TRANSACTION_TIMEOUT_MS": "60000"}
-    zombie = _worker(world, "pause", "a", fencing=fencing, **timeouts)
+    # A's transaction outlives the pause (B's state reload waits up to 25 s for it, then reads to
+    # where it begins); B keeps the default transaction timeout
+    session = {"BUS_PROCESSOR_SESSION_TIMEOUT_MS": "6000"}
+    zombie = _worker(
+        world, "pause", "a", fencing=fencing, BUS_PROCESSOR_TRANSACTION_TIMEOUT_MS="180000", **session
+    )
     assert zombie.stdout is not None
     for line in zombie.stdout:
         if "transaction open" in line:
             break
     os.kill(zombie.pid, signal.SIGSTOP)
-    successor = _worker(world, "none", "b", fencing=fencing, **timeouts)
+    successor = _worker(world, "none", "b", fencing=fencing, **session)
     try:
-        await eventually(lambda: _committed_offsets(world), timeout_s=60)  # B owns and committed
+        await eventually(lambda: _committed_offsets(world), timeout_s=120)  # B owns and committed
         os.kill(zombie.pid, signal.SIGCONT)
         # B's commits become visible once A's transaction ends: aborted (fenced) or committed (not)
         await eventually(lambda: _all(world, tax, ids), timeout_s=60)
