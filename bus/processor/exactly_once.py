@@ -245,7 +245,7 @@ class ExactlyOnceIngress:
         """Nothing to do: the offsets were committed in the batch's transaction."""
 
     def abandon(self) -> None:
-        """Nothing to forget: an unfinished transaction is aborted by the next ``init_transactions``."""
+        """Nothing to forget: a failed transaction was aborted, and none queued after it commits."""
 
     async def lag(self) -> dict[str, int]:
         """Records behind the high watermark per ingress topic, from librdkafka's cached watermarks."""
@@ -268,15 +268,22 @@ class ExactlyOnceIngress:
         try:
             await loop.run_in_executor(self._reading, self._consumer.close)
         finally:
-            await loop.run_in_executor(self._writing, self._close_producer)
-            self._reading.shutdown(wait=True)
-            self._writing.shutdown(wait=True)
+            try:
+                await loop.run_in_executor(self._writing, self._close_producer)
+            finally:
+                self._reading.shutdown(wait=True)
+                self._writing.shutdown(wait=True)
 
     def _close_producer(self) -> None:
-        """Flush, drop what a gone broker cannot take, close: no librdkafka thread outlives the worker."""
-        self._producer.flush(_CALL_TIMEOUT_S)
-        self._producer.purge()
-        self._producer.close()
+        """Flush, drop what a gone broker cannot take, close: no librdkafka thread outlives the worker.
+
+        A fenced or failed producer (fatal) refuses the flush; it is closed all the same."""
+        try:
+            self._producer.flush(_CALL_TIMEOUT_S)
+            self._producer.purge()
+            self._producer.close()
+        except (KafkaException, SystemError) as exc:  # 2.16 raises SystemError closing a fenced one
+            log.warning("processor %s: its producer closed with an error: %s", self.transactional_id, exc)
 
 
 def _record(message: Message) -> ConsumerRecord[bytes, bytes]:

@@ -265,3 +265,33 @@ async def test_a_batch_queued_behind_a_failed_transaction_is_never_committed(
     assert "could not commit a batch of 1 outputs" in str(outcomes[0])
     assert world.admin is not None
     assert await read_to_end(world.admin, topic) == []
+
+
+async def test_a_worker_fenced_by_a_newer_one_of_its_instance_fails_its_batch_and_stops_cleanly(
+    world: World, kafka_settings: KafkaSettings
+) -> None:
+    # given two engines under one instance, the second started after the first (it fences it)
+    admin = world.admin
+    assert admin is not None
+    topic = f"test.fenced.{world.unique}"
+    await create_topics(kafka_settings, [TopicSpec(TopicName(topic), 1)])
+
+    def engine() -> ExactlyOnceIngress:
+        return ExactlyOnceIngress(
+            admin, group_id=f"test-{world.unique}", instance="same", pattern="^test-nothing$",
+            session_timeout_ms=10_000, transaction_timeout_ms=10_000,
+        )  # fmt: skip
+
+    older, newer = engine(), engine()
+    await older.start()
+    await newer.start()
+    try:
+        # when the older one writes a batch
+        with pytest.raises(BrokerError, match="was fenced") as refused:
+            await older.write([Output(TopicName(topic), b"k", b"zombie", [])], {})
+    finally:
+        # then its batch is refused as fenced, and it still stops (its producer closed, its threads gone)
+        await older.stop()
+        await newer.stop()
+    assert "another worker owns this work now" in refused.value.hint
+    assert await read_to_end(admin, topic) == []
