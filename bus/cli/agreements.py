@@ -1,7 +1,12 @@
-"""``bus agreements validate|apply|list``: reviewed YAML agreements onto ``bus.agreements``."""
+"""``bus agreements validate|apply|list|request|review``: reviewed YAML agreements onto ``bus.agreements``.
+
+``request`` and ``review`` only write and read files: an access request takes effect when the operator
+applies it like any other agreement.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bus.acl.sync import reconcile
+from bus.catalogue.access_request import draft_yaml, render_review, review
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
 from bus.cli.runner import run
 from bus.errors import ConfigError
@@ -22,7 +28,14 @@ from bus.kafka.client import (
     make_producer,
     read_to_end,
 )
-from bus.policy.agreement import Agreement, load_agreements, schema_problems
+from bus.policy.agreement import (
+    Agreement,
+    ConsentMode,
+    load_agreement_file,
+    load_agreements,
+    parse_agreement,
+    schema_problems,
+)
 from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SubjectNotFound
@@ -147,3 +160,102 @@ def list_agreements(bootstrap: Bootstrap = None, profile: Profile = BrokerProfil
         console.print(table)
 
     run(body())
+
+
+async def provider_schema(registry: str, agreement: Agreement) -> tuple[dict[str, object] | None, int | None]:
+    """The latest registered schema of the agreement's provider type and its version (None: none yet)."""
+    subject = f"{ingress(agreement.provider, agreement.record_type)}-value"
+    async with RegistryClient(registry) as client:
+        try:
+            latest = await client.latest(subject)
+        except SubjectNotFound:
+            return None, None
+    return dict(json.loads(latest["schema"])), int(latest["version"])
+
+
+@app.command("request")
+def request(
+    consumer: Annotated[str, typer.Option("--consumer", help="Your agency id (who would receive).")],
+    provider: Annotated[str, typer.Option("--provider", help="The agency that holds the data.")],
+    record_type: Annotated[str, typer.Option("--type", help="Its record type, e.g. person.")],
+    fields: Annotated[
+        str, typer.Option("--fields", help="Comma-separated dotted field paths, e.g. iin,surname.")
+    ],
+    purpose: Annotated[str, typer.Option("--purpose", help="What you use the data for, in one line.")],
+    legal_basis: Annotated[str, typer.Option("--legal-basis", help="The law and article that allow it.")],
+    replaces: Annotated[
+        str | None, typer.Option("--replaces", help="The paper certificate it makes unnecessary.")
+    ] = None,
+    consent: Annotated[ConsentMode, typer.Option("--consent", help="Whether each citizen must consent.")] = (
+        ConsentMode.NONE
+    ),
+    valid_from: Annotated[
+        dt.datetime | None,
+        typer.Option("--valid-from", formats=["%Y-%m-%d"], help="First day (default: today)."),
+    ] = None,
+    valid_until: Annotated[
+        dt.datetime | None,
+        typer.Option("--valid-until", formats=["%Y-%m-%d"], help="Last day (default: open)."),
+    ] = None,
+    agreement_id: Annotated[
+        str | None, typer.Option("--id", help="Agreement id (default: <provider>-to-<consumer>-<type>).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Draft file (default: ./<id>.yaml).", show_default=False),
+    ] = None,
+    registry: RegistryUrl = DEFAULT_REGISTRY_URL,
+) -> None:
+    """Write a draft agreement for the provider's reviewer and print what it would deliver."""
+    today = dt.datetime.now(dt.UTC).date()
+    chosen_id = agreement_id or f"{provider}-to-{consumer}-{record_type}"
+    document = {
+        "id": chosen_id,
+        "provider": provider,
+        "consumer": consumer,
+        "record_type": record_type,
+        "fields": tuple(f.strip() for f in fields.split(",") if f.strip()),
+        "purpose": purpose,
+        "legal_basis": legal_basis,
+        "valid_from": valid_from.date() if valid_from else today,
+        "valid_until": valid_until.date() if valid_until else None,
+        "consent": consent,
+        "replaces": replaces,
+    }
+    target = output or Path(f"{chosen_id}.yaml")
+
+    async def body() -> str:
+        agreement = parse_agreement(document, "the access request")
+        schema, version = await provider_schema(registry, agreement)
+        found = review(agreement, schema, version)
+        if found.problems:
+            raise ConfigError(
+                f"access request {agreement.id} cannot be drafted: " + "; ".join(found.problems),
+                hint="ask for fields of the provider's registered schema (`bus catalogue` lists them), "
+                "and check --provider and --type",
+            )
+        if target.exists():
+            raise ConfigError(
+                f"{target} already exists; not overwriting it", hint="choose another --output or --id"
+            )
+        target.write_text(draft_yaml(agreement, requested_on=today))
+        return render_review(found)
+
+    summary = run(body())
+    typer.echo(summary)
+    console.print(f"[green]wrote the draft[/] {target}: send it to {provider}'s reviewer")
+
+
+@app.command("review")
+def review_file(
+    file: Annotated[Path, typer.Argument(help="An agreement file (a draft request or an applied one).")],
+    registry: RegistryUrl = DEFAULT_REGISTRY_URL,
+) -> None:
+    """Print what an agreement file would deliver, to whom, under which law, and its delivery schema."""
+
+    async def body() -> str:
+        agreement = load_agreement_file(file)
+        schema, version = await provider_schema(registry, agreement)
+        return render_review(review(agreement, schema, version))
+
+    typer.echo(run(body()))

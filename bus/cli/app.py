@@ -13,6 +13,7 @@ from bus.cli import (
     audit,
     backfill,
     broker,
+    catalogue,
     connect,
     connect_postgres,
     dlq,
@@ -54,6 +55,8 @@ app.command("publish")(publish.publish)
 app.command("up")(up.up)
 app.command("backfill")(backfill.backfill)
 app.command("subscribe")(subscribe.subscribe)
+app.command("catalogue")(catalogue.catalogue)
+app.command("asyncapi")(catalogue.asyncapi)
 
 
 @app.callback()

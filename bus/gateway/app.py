@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
-from bus.gateway import consent_api, page, reports, tracker, wallet
+from bus.gateway import catalogue, catalogue_page, consent_api, page, reports, tracker, wallet
+from bus.gateway.catalogue import CatalogueDesk
 from bus.gateway.consent_api import ConsentDesk
 from bus.gateway.errors import PayloadTooLarge, bus_error_handler, error_body
 from bus.gateway.ingest import Ingestor, router
@@ -34,8 +35,9 @@ def create_app(
     reports_api: reports.Reports | None = None,
     wallet_api: wallet.Wallet | None = None,
     limiter: RateLimiter | None = None,
+    catalogue_desk: CatalogueDesk | None = None,
 ) -> FastAPI:
-    """Ingestion always; the tracker, consent API and page when their services are given."""
+    """Ingestion always; the tracker, consent, catalogue APIs and pages when their services are given."""
     app = FastAPI(
         title="agency-bus gateway",
         description="Ingestion for systems without the SDK; the citizen data tracker and consent wallet.",
@@ -58,6 +60,9 @@ def create_app(
         app.include_router(reports.router(reports_api))
     if wallet_api is not None:
         app.include_router(wallet.router(wallet_api))
+    if catalogue_desk is not None:
+        app.include_router(catalogue.router(catalogue_desk))
+        app.include_router(catalogue_page.router(catalogue_desk))
 
     app.router.routes.extend(ops_routes(checks or {}))
     return app

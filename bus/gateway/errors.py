@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from bus.audit.errors import ArchiveDatabaseError, AuditQueryError
+from bus.catalogue.source import UnknownAgencyError
 from bus.errors import (
     BrokerError,
     BusError,
@@ -39,6 +40,7 @@ _STATUS: list[tuple[type[BusError], int]] = [
     (NotAuthenticated, 401),
     (NotAllowed, 403),
     (UnknownRecordTypeError, 404),
+    (UnknownAgencyError, 404),
     (IdempotencyConflict, 409),
     (PayloadTooLarge, 413),
     (RecordTooLargeError, 413),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import urllib.parse
 from collections.abc import Iterable
 from typing import Annotated
@@ -26,28 +25,17 @@ from bus.errors import BusError, RecordInvalidError
 from bus.gateway.access import authenticate, require_page_reader
 from bus.gateway.consent_api import ConsentAction, ConsentChannel, ConsentDesk, ConsentIn
 from bus.gateway.errors import NotAllowed, status_of
+from bus.gateway.html import PAGE_HEADERS, e, error_page, signed_in
+from bus.gateway.html import authorization as page_authorization
 from bus.gateway.page_assets import CSS, JS
 from bus.gateway.reads import ReadKind
 from bus.gateway.tracker import Tracker, TrackerItem, TrackerPage
-from bus.gateway.words import Lang, label, negotiate
+from bus.gateway.words import LANGUAGE_NAMES, Lang, label, negotiate
 from bus.policy.consent import ConsentRecord, ConsentStatus
 
 COOKIE = "bus_portal_token"
 PAGE_SIZE = 50
 _ASKS_CONSENT = frozenset({"consent_missing", "consent_revoked"})
-_LANG_NAMES = {Lang.KK: "Қазақша", Lang.RU: "Русский", Lang.EN: "English"}
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-}
-
-
-def e(value: object) -> str:
-    """Escape for HTML text and double-quoted attributes."""
-    return html.escape(str(value), quote=True)
 
 
 def form_key(authorization: str | None, subject: str) -> str:
@@ -55,14 +43,6 @@ def form_key(authorization: str | None, subject: str) -> str:
     credentials = credentials_from_header(authorization)
     secret = credentials[1] if credentials else ""
     return hmac.new(secret.encode(), f"tracker-consent:{subject}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _authorization(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        return header
-    cookie = request.cookies.get(COOKIE)
-    return f"Bearer {cookie}" if cookie else None
 
 
 def _page_url(key: str, **params: str | None) -> str:
@@ -103,7 +83,7 @@ class PageView:
             f'<li><a href="{e(_page_url(key, lang=code.value))}" lang="{code.value}" hreflang="{code.value}"'
             + (' aria-current="true"' if code is lang else "")
             + f">{e(name)}</a></li>"
-            for code, name in _LANG_NAMES.items()
+            for code, name in LANGUAGE_NAMES.items()
         )
         status = t(f"done_{done}") if done in ("granted", "revoked") else ""
         older = (
@@ -228,15 +208,10 @@ def _when(item: TrackerItem) -> str:
 
 
 def _error_page(error: BusError, lang: Lang) -> HTMLResponse:
-    status = status_of(error)
-    heading = {401: "unauthenticated", 403: "forbidden"}.get(status, "error")
-    text = f"""<!doctype html>
-<html lang="{lang.value}"><head><meta charset="utf-8"><title>{e(label("error", lang))}</title>
-<link rel="stylesheet" href="/tracker.css"></head>
-<body><main><h1>{e(label(heading, lang))}</h1><p role="alert">{e(error.message)}</p>
-<p>{e(error.hint)}</p></main></body></html>
-"""
-    return HTMLResponse(text, status_code=status, headers=_HEADERS)
+    heading = {401: "unauthenticated", 403: "forbidden"}.get(status_of(error), "error")
+    return error_page(
+        error, lang, stylesheet="/tracker.css", title=label("error", lang), heading=label(heading, lang)
+    )
 
 
 def router(view: PageView) -> APIRouter:
@@ -269,32 +244,23 @@ def router(view: PageView) -> APIRouter:
         try:
             if token is not None:  # demo sign-in: check it, keep it in a cookie, drop it from the URL
                 principal_for(f"Bearer {token}")
-                response = RedirectResponse(_page_url(key, lang=lang, cursor=cursor), status_code=303)
-                response.set_cookie(
-                    COOKIE,
-                    token,
-                    httponly=True,
-                    samesite="strict",
-                    secure=request.url.scheme == "https",
-                    path="/tracker",
-                )
-                response.headers.update(_HEADERS)
-                return response
-            authorization = _authorization(request)
+                target = _page_url(key, lang=lang, cursor=cursor)
+                return signed_in(request, target, cookie=COOKIE, token=token, path="/tracker")
+            authorization = page_authorization(request, COOKIE)
             principal = principal_for(authorization)
             body = await view.render(
                 principal, key, chosen, cursor=cursor, done=done, form=form_key(authorization, key)
             )
         except BusError as error:
             return _error_page(error, chosen)
-        return HTMLResponse(body, headers=_HEADERS)
+        return HTMLResponse(body, headers=PAGE_HEADERS)
 
     @api.post("/tracker/{key}/consent")
     async def tracker_consent(request: Request, key: str) -> Response:
         form = {k: v[-1] for k, v in urllib.parse.parse_qs((await request.body()).decode()).items()}
         chosen = negotiate(form.get("lang"), request.headers.get("accept-language"))
         try:
-            authorization = _authorization(request)
+            authorization = page_authorization(request, COOKIE)
             principal = principal_for(authorization)
             if not hmac.compare_digest(form.get("form_key", ""), form_key(authorization, key)):
                 raise NotAllowed(
@@ -316,7 +282,7 @@ def router(view: PageView) -> APIRouter:
             return _error_page(error, chosen)
         done = "granted" if record.status is ConsentStatus.GRANTED else "revoked"
         return RedirectResponse(
-            _page_url(key, lang=chosen.value, done=done), status_code=303, headers=_HEADERS
+            _page_url(key, lang=chosen.value, done=done), status_code=303, headers=PAGE_HEADERS
         )
 
     return api

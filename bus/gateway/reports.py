@@ -1,7 +1,7 @@
 """``GET /v1/reports/agencies``: the per-agency scorecard (bus/report/) for auditors and the operator.
 
-Figures come from the archive the tracker reads, the gateway's directory view for names, and its own
-view of ``bus.agreements`` (followed here, as the processor does) for agreements in force.
+Figures come from the archive the tracker reads, the gateway's directory view for names, and its
+view of ``bus.agreements`` (followed by the gateway, as the processor does) for agreements in force.
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from fastapi import APIRouter, Query, Request
 
 from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
-from bus.event.topics import SystemTopic
 from bus.gateway.access import authenticate
 from bus.gateway.errors import NotAllowed
 from bus.gateway.tracker import ArchiveReader
-from bus.kafka.client import KafkaSettings
-from bus.kafka.follow import TopicFollower
 from bus.policy.agreements_view import AgreementsView
 from bus.report.period import current_quarter, parse_period
 from bus.report.scorecard import Scorecard, scorecard_async
@@ -30,13 +27,12 @@ REPORT_READERS = frozenset({Role.AUDITOR, Role.OPERATOR})
 class Reports:
     """Computes scorecards on request from the archive, the directory and the followed agreements."""
 
-    def __init__(self, archive: ArchiveReader, directory: AgencyDirectory) -> None:
+    def __init__(
+        self, archive: ArchiveReader, directory: AgencyDirectory, agreements: AgreementsView
+    ) -> None:
         self.archive = archive
         self.directory = directory
-        self.agreements = AgreementsView()
-
-    def follower(self, settings: KafkaSettings) -> TopicFollower:
-        return TopicFollower(settings, SystemTopic.AGREEMENTS, self.agreements.apply)
+        self.agreements = agreements
 
     async def scorecard(self, principal: Principal, period: str | None) -> Scorecard:
         if principal.role not in REPORT_READERS:

@@ -14,11 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.acl.rules import GATEWAY
 from bus.audit.archive import DEFAULT_DB_URL
+from bus.catalogue.asyncapi import Server
 from bus.directory.view import AgencyDirectory
 from bus.event.signed_event import Signer
 from bus.event.signing import private_key_from_pem, private_key_pem
 from bus.event.topics import SystemTopic, spec_for
 from bus.gateway.app import create_app
+from bus.gateway.catalogue import CatalogueDesk
 from bus.gateway.consent_api import ConsentBook, ConsentDesk
 from bus.gateway.ingest import Ingestor
 from bus.gateway.ratelimit import RateLimiter
@@ -30,6 +32,7 @@ from bus.http.server import serve_app
 from bus.kafka.client import KafkaSettings, create_topics, make_producer
 from bus.kafka.follow import TopicFollower
 from bus.kafka.record_size import RecordLimits
+from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
 from bus.registry.subjects import SchemaCache
 from bus.run.environment import OperatorToken
@@ -59,6 +62,14 @@ class GatewaySettings(BaseSettings):
     ingest_burst: int = Field(default=2000, ge=1, description="Events an agency may send at once.")
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="Longest a client may take to send a request body (slow bodies: 408)."
+    )
+    public_bootstrap: str | None = Field(
+        default=None,
+        description="The Kafka address agencies connect to, for AsyncAPI documents (default: the bootstrap "
+        "the gateway itself uses).",
+    )
+    public_registry_url: str | None = Field(
+        default=None, description="The registry address agencies use (default: registry_url)."
     )
     wallet_secret_file: Path | None = Field(
         default=None,
@@ -97,8 +108,16 @@ class GatewayService:
         self.consent = ConsentBook()
         self._consents = TopicFollower(kafka, SystemTopic.CONSENT, self.consent.apply)
         self.desk = ConsentDesk(self._producer, self.directory, self.consent, self._consents, reads)
-        self.reports = Reports(self.archive, self.directory)
-        self._agreements = self.reports.follower(kafka)
+        self.agreements = AgreementsView()
+        self._agreements = TopicFollower(kafka, SystemTopic.AGREEMENTS, self.agreements.apply)
+        self.reports = Reports(self.archive, self.directory, self.agreements)
+        server = Server(
+            bootstrap=settings.public_bootstrap or kafka.bootstrap,
+            registry_url=settings.public_registry_url or settings.registry_url,
+            security_protocol=kafka.security_protocol,
+            sasl_mechanism=kafka.sasl_mechanism,
+        )
+        self.catalogue = CatalogueDesk(self._registry, self.agreements, self.directory, server)
         secret = load_or_create_secret(settings.wallet_secret_file) if settings.wallet_secret_file else None
         self.wallet = Wallet(self.archive, self.directory, reads, secret or secrets.token_bytes(32))
 
@@ -135,6 +154,7 @@ class GatewayService:
             reports_api=self.reports,
             wallet_api=self.wallet,
             limiter=self.limiter,
+            catalogue_desk=self.catalogue,
         )
 
     async def _views_ready(self) -> tuple[bool, str]:

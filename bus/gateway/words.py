@@ -19,6 +19,7 @@ class Lang(StrEnum):
 
 
 FALLBACK: Final = Lang.EN
+LANGUAGE_NAMES: Final = {Lang.KK: "Қазақша", Lang.RU: "Русский", Lang.EN: "English"}
 
 LABELS: Final[dict[str, dict[Lang, str]]] = {
     "title": {

@@ -37,7 +37,15 @@ from bus.policy.schema_paths import ancestors, enum_symbols, path_problem, provi
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
-__all__ = ["Agreement", "Condition", "ConsentMode", "load_agreements", "schema_problems"]
+__all__ = [
+    "Agreement",
+    "Condition",
+    "ConsentMode",
+    "load_agreement_file",
+    "load_agreements",
+    "parse_agreement",
+    "schema_problems",
+]
 
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OPERATORS: Final = {"eq": "eq", "ne": "ne", "in_": "in", "not_in": "not_in", "exists": "exists"}
@@ -299,13 +307,32 @@ def load_agreements(folder: Path) -> list[Agreement]:
             first_file[loaded.id] = path
             agreements.append(loaded)
     if problems:
-        hints = list(dict.fromkeys(hint for _, hint in problems))
-        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-        raise ConfigError(
-            f"agreements in {folder} have {count}: " + "; ".join(message for message, _ in problems),
-            hint="; ".join(hints),
-        )
+        raise _problems_error(f"agreements in {folder} have", problems)
     return agreements
+
+
+def load_agreement_file(path: Path) -> Agreement:
+    """One agreement file, wherever it lives (a draft under review): its problems as one ``ConfigError``."""
+    loaded = _load_file(path)
+    if isinstance(loaded, list):
+        raise _problems_error(f"{path} has", loaded)
+    return loaded
+
+
+def parse_agreement(document: Mapping[str, Any], source: str) -> Agreement:
+    """An agreement from a mapping (e.g. command-line options); problems explained as for a file."""
+    try:
+        return Agreement.model_validate(document)
+    except ValidationError as exc:
+        raise _problems_error(f"{source} has", [_explain(source, error) for error in exc.errors()]) from None
+
+
+def _problems_error(what: str, problems: list[tuple[str, str]]) -> ConfigError:
+    hints = list(dict.fromkeys(hint for _, hint in problems))
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    return ConfigError(
+        f"{what} {count}: " + "; ".join(message for message, _ in problems), hint="; ".join(hints)
+    )
 
 
 def _load_file(path: Path) -> Agreement | list[tuple[str, str]]:
@@ -328,10 +355,10 @@ def _load_file(path: Path) -> Agreement | list[tuple[str, str]]:
     try:
         return Agreement.model_validate(document)
     except ValidationError as exc:
-        return [_explain(path, error) for error in exc.errors()]
+        return [_explain(str(path), error) for error in exc.errors()]
 
 
-def _explain(path: Path, error: ErrorDetails) -> tuple[str, str]:
+def _explain(path: str, error: ErrorDetails) -> tuple[str, str]:
     loc = error["loc"]
     field = str(loc[0]) if loc else ""
     where = _loc_text(loc)

@@ -109,5 +109,12 @@ class RegistryClient:
         """Subjects that have a (live) version with this schema id."""
         return list(await self._call("GET", f"/schemas/ids/{schema_id}/subjects"))
 
+    async def level(self, subject: str) -> str:
+        """The compatibility level the registry enforces on ``subject`` (its own, else the global one)."""
+        body = await self._call(
+            "GET", f"/config/{quote(subject, safe='')}", params={"defaultToGlobal": "true"}
+        )
+        return str(body["compatibilityLevel"])
+
     async def set_level(self, subject: str, level: str) -> None:
         await self._call("PUT", f"/config/{quote(subject, safe='')}", json={"compatibility": level})

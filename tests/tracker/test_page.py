@@ -3,48 +3,27 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
 from bus.event.envelope import ChangeKind
 from bus.gateway.page import COOKIE
 from connectors.sdk import Change
 from tests.people import person
+from tests.support.browser import chromium
 from tests.support.eventually import eventually_sync
 from tests.support.world import update
 from tests.tracker.stack import Stack
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    """Debian's chromium with a fresh profile; Playwright never downloads a browser here."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian chromium is not installed (.ci/run installs it: apt-get install chromium)")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium(tmp_path / "profile") as context:
+        yield context
 
 
 def test_a_person_revokes_consent_and_sees_the_next_change_refused(

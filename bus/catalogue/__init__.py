@@ -1,0 +1,1 @@
+"""What data the bus carries and how to get it: the catalogue, AsyncAPI documents, access requests."""
