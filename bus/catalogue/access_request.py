@@ -60,8 +60,8 @@ def review(agreement: Agreement, provider_schema: dict[str, Any] | None, version
             inside = any(path.startswith(f"{field.path}.") for path in agreement.fields)
             if covered:
                 granted.append(field)
-            elif not inside:
-                withheld.append(field.path)
+            elif not inside and not any(parent in withheld for parent in ancestors(field.path)):
+                withheld.append(field.path)  # a withheld record is named once, not field by field
         if not problems:
             projected = compile_agreement(agreement, provider_schema).schema
     consumer = agency_principal(agreement.consumer)

@@ -188,6 +188,8 @@ def up(
                     f"registry:   {registry_url} ({len(applied)} subjects from {schemas})\n"
                     f"gateway:    http://127.0.0.1:{api_port} (POST /v1/events/{{type}}, "
                     "/v1/audit/subjects/{key}, /v1/consent, /tracker/{key})\n"
+                    f"catalogue:  http://127.0.0.1:{api_port}/catalogue?token=<an agency token>, "
+                    "GET /v1/catalogue, /v1/agencies/{id}/asyncapi.yaml; bus catalogue, bus asyncapi\n"
                     f"processor:  running; agreements {len(added)} added, {len(changed)} changed, "
                     f"{len(revoked)} revoked from {agreements}\n"
                     "webhooks:   dispatching to agencies registered with `bus webhooks add`\n"

@@ -32,6 +32,8 @@ def test_the_review_lists_what_would_be_delivered_and_what_is_withheld() -> None
     assert "surname" in found.withheld
     assert "registered_address" not in found.withheld  # partly granted: its region goes
     assert "registered_address.settlement" in found.withheld
+    assert "document" in found.withheld
+    assert "document.number" not in found.withheld  # named once, with the record it is in
     assert found.problems == ()
 
 
