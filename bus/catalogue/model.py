@@ -69,8 +69,3 @@ class Catalogue(BaseModel):
     generated_at: AwareDatetime
     record_types: tuple[RecordType, ...]
     unregistered_agreements: tuple[AgreementEntry, ...]
-
-    def record_type(self, provider: str, record_type: str) -> RecordType | None:
-        return next(
-            (t for t in self.record_types if t.provider == provider and t.record_type == record_type), None
-        )
