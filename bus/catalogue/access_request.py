@@ -43,7 +43,7 @@ class Review(BaseModel):
     problems: tuple[str, ...]
 
 
-def review(agreement: Agreement, provider_schema: dict[str, Any] | None, version: int | None) -> Review:
+def review(agreement: Agreement, provider_schema: Any, version: int | None) -> Review:
     """The review of ``agreement`` against the provider's latest schema (None: not registered)."""
     subject = f"{ingress(agreement.provider, agreement.record_type)}-value"
     granted: list[FieldDoc] = []
@@ -51,6 +51,8 @@ def review(agreement: Agreement, provider_schema: dict[str, Any] | None, version
     projected = None
     if provider_schema is None:
         problems = [f"the provider's schema {subject} is not registered: nothing can be delivered yet"]
+    elif not isinstance(provider_schema, dict):
+        problems = [f"the provider's schema {subject} is not an Avro record, so it has no fields to grant"]
     else:
         problems = schema_problems(agreement, provider_schema)
         for field in field_docs(provider_schema):

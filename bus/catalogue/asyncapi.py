@@ -124,6 +124,8 @@ def asyncapi_document(
     types = {t.topic: t for t in catalogue.record_types}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
+    rules = list(rules)
+    groups = _group_prefix(agency, rules)
     for channel in agency_channels(agency, rules, catalogue, by_topic.values()):
         if channel.action == "send":
             messages = _ingress_message(types.get(channel.topic), channel.topic)
@@ -134,7 +136,7 @@ def asyncapi_document(
             messages = _delivery_message(by_topic.get(channel.topic), types, channel.topic)
             summary = f"Receive the updates you are entitled to on {channel.topic}."
         channels[channel.topic] = _channel(channel.topic, messages)
-        operations[f"{channel.action}.{channel.topic}"] = _operation(agency, channel, list(messages), summary)
+        operations[f"{channel.action}.{channel.topic}"] = _operation(channel, list(messages), summary, groups)
     who = f"{agency_name} ({agency})" if agency_name else agency
     return {
         "asyncapi": "3.0.0",
@@ -158,6 +160,13 @@ def asyncapi_document(
 
 def to_yaml(document: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, width=100)
+
+
+def _group_prefix(agency: str, rules: list[AclRule]) -> str | None:
+    """The consumer-group prefix the agency's ACLs allow (only consumers with an agreement in force)."""
+    prefix = f"{SUBSCRIBER_GROUP_PREFIX}{agency}."
+    allowed_group = allowed(rules, agency_principal(agency), Operation.READ, ResourceType.GROUP, f"{prefix}x")
+    return prefix if allowed_group else None
 
 
 def _server(server: Server) -> dict[str, Any]:
@@ -220,7 +229,9 @@ def _channel(topic: str, messages: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _operation(agency: str, channel: Channel, message_ids: list[str], summary: str) -> dict[str, Any]:
+def _operation(
+    channel: Channel, message_ids: list[str], summary: str, group_prefix: str | None
+) -> dict[str, Any]:
     ref = _pointer("channels", channel.topic)
     operation: dict[str, Any] = {
         "action": channel.action,
@@ -228,8 +239,8 @@ def _operation(agency: str, channel: Channel, message_ids: list[str], summary: s
         "summary": summary,
         "messages": [{"$ref": f"{ref}/messages/{m}"} for m in message_ids],
     }
-    if channel.action == "receive":
-        prefix = f"{SUBSCRIBER_GROUP_PREFIX}{agency}."
+    if channel.action == "receive" and group_prefix is not None:
+        prefix = group_prefix
         operation["bindings"] = {
             "kafka": {
                 "groupId": {
@@ -280,7 +291,11 @@ def _delivery_message(
             "The provider's schema is not registered yet: nothing is delivered until it is."
         )
         return {"update": message}
-    compiled, missing = compile_for_version(agreement, provider.avro_schema)
+    try:
+        compiled, missing = compile_for_version(agreement, provider.avro_schema)
+    except ConfigError as exc:  # e.g. a `where` path the provider's latest schema dropped
+        message["description"] = f"Nothing can be delivered under this agreement now: {exc.message}"
+        return {"update": message}
     message["description"] = (
         f"Only the fields granted by agreement {agreement.id} of {agreement.provider}'s "
         f"{agreement.record_type} (schema version {provider.version}). "

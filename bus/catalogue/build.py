@@ -105,8 +105,11 @@ def agreement_entry(agreement: Agreement, today: dt.date, names: Names) -> Agree
     )
 
 
-def field_docs(schema: Mapping[str, Any]) -> Iterator[FieldDoc]:
-    """Every field path of a record schema, nested records entered (the paths agreements may grant)."""
+def field_docs(schema: Any) -> Iterator[FieldDoc]:
+    """Every field path of a record schema, nested records entered (the paths agreements may grant);
+    none for a schema that is not a record (the registry accepts any Avro schema on a subject)."""
+    if not isinstance(schema, Mapping):
+        return
     names, root = provider_root(schema)
     if root is not None:
         yield from _fields(names, root, "", set())

@@ -162,7 +162,7 @@ def list_agreements(bootstrap: Bootstrap = None, profile: Profile = BrokerProfil
     run(body())
 
 
-async def provider_schema(registry: str, agreement: Agreement) -> tuple[dict[str, object] | None, int | None]:
+async def provider_schema(registry: str, agreement: Agreement) -> tuple[object, int | None]:
     """The latest registered schema of the agreement's provider type and its version (None: none yet)."""
     subject = f"{ingress(agreement.provider, agreement.record_type)}-value"
     async with RegistryClient(registry) as client:
@@ -170,7 +170,7 @@ async def provider_schema(registry: str, agreement: Agreement) -> tuple[dict[str
             latest = await client.latest(subject)
         except SubjectNotFound:
             return None, None
-    return dict(json.loads(latest["schema"])), int(latest["version"])
+    return json.loads(latest["schema"]), int(latest["version"])
 
 
 @app.command("request")
@@ -200,15 +200,17 @@ def request(
     agreement_id: Annotated[
         str | None, typer.Option("--id", help="Agreement id (default: <provider>-to-<consumer>-<type>).")
     ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Draft file (default: ./<id>.yaml).", show_default=False),
-    ] = None,
+    folder: Annotated[
+        Path,
+        typer.Option(
+            "--output-dir", "-o", help="Where to write <id>.yaml (its name must be its id to be applied)."
+        ),
+    ] = Path(),
     registry: RegistryUrl = DEFAULT_REGISTRY_URL,
 ) -> None:
     """Write a draft agreement for the provider's reviewer and print what it would deliver."""
     today = dt.datetime.now(dt.UTC).date()
-    chosen_id = agreement_id or f"{provider}-to-{consumer}-{record_type}"
+    chosen_id = agreement_id or f"{provider}-to-{consumer}-{record_type.replace('_', '-')}"
     document = {
         "id": chosen_id,
         "provider": provider,
@@ -222,7 +224,7 @@ def request(
         "consent": consent,
         "replaces": replaces,
     }
-    target = output or Path(f"{chosen_id}.yaml")
+    target = folder / f"{chosen_id}.yaml"
 
     async def body() -> str:
         agreement = parse_agreement(document, "the access request")
@@ -236,7 +238,7 @@ def request(
             )
         if target.exists():
             raise ConfigError(
-                f"{target} already exists; not overwriting it", hint="choose another --output or --id"
+                f"{target} already exists; not overwriting it", hint="choose another --output-dir or --id"
             )
         target.write_text(draft_yaml(agreement, requested_on=today))
         return render_review(found)

@@ -13,10 +13,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bus.acl.sync import applied
 from bus.catalogue.asyncapi import Server, to_yaml
-from bus.catalogue.model import Catalogue
+from bus.catalogue.model import AgreementEntry, Catalogue
 from bus.catalogue.render import markdown
 from bus.catalogue.source import agency_asyncapi, current_catalogue
 from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUrl, require_settings
@@ -60,30 +61,50 @@ def catalogue(
 
 
 def _print_tables(found: Catalogue) -> None:
-    types = Table("type", "provider", "schema", "version", "compatibility", "fields")
+    """One block per record type: its facts, its documented fields, its agreements (text, not markup)."""
     for rt in found.record_types:
-        types.add_row(
-            rt.record_type, rt.provider, rt.subject, str(rt.version), rt.compatibility, str(len(rt.fields))
-        )
-    console.print(types)
-    agreements = Table(
-        "agreement", "type", "provider → consumer", "purpose", "legal basis", "fields", "in force"
-    )
-    for rt in found.record_types:
-        for a in rt.agreements:
-            agreements.add_row(
-                a.id,
-                a.record_type,
-                f"{a.provider} → {a.consumer}",
-                a.purpose,
-                a.legal_basis,
-                ", ".join(a.fields),
-                f"{a.valid_from} to {a.valid_until or 'open'}" + ("" if a.in_force else " (not today)"),
+        title = f"{rt.record_type} — {rt.provider_name or rt.provider} ({rt.provider})"
+        console.print(Text(title, style="bold"))
+        facts = f"{rt.subject} version {rt.version} (id {rt.schema_id}), compatibility {rt.compatibility}"
+        console.print(Text(f"{rt.doc or ''}\n{facts}".strip()))
+        fields = Table("field", "type", "description")
+        for f in rt.fields:
+            fields.add_row(
+                Text(f.path + (" (optional)" if f.optional else "")), Text(f.type), Text(f.doc or "")
             )
-    console.print(agreements)
+        console.print(fields)
+        console.print(_agreements_table(rt.agreements) if rt.agreements else "no agreement shares it yet")
     if found.unregistered_agreements:
-        ids = ", ".join(a.id for a in found.unregistered_agreements)
-        console.print(f"[yellow]agreements on types with no registered schema[/]: {ids}")
+        console.print(Text("Agreements on record types without a registered schema", style="bold yellow"))
+        console.print(_agreements_table(found.unregistered_agreements))
+
+
+def _agreements_table(entries: tuple[AgreementEntry, ...]) -> Table:
+    table = Table(
+        "agreement", "consumer", "purpose", "legal basis", "fields", "in force", "consent", "replaces"
+    )
+    for a in entries:
+        validity = f"{a.valid_from} to {a.valid_until or 'open'}" + ("" if a.in_force else " (not today)")
+        conditions = [
+            f"{path} {op} {value}" for path, c in (a.where or {}).items() for op, value in c.items()
+        ]
+        where = "; only where " + ", ".join(conditions) if conditions else ""
+        table.add_row(
+            *(
+                Text(value)
+                for value in (
+                    a.id,
+                    a.consumer_name or a.consumer,
+                    a.purpose,
+                    a.legal_basis,
+                    ", ".join(a.fields) + where,
+                    validity,
+                    a.consent,
+                    a.replaces or "—",
+                )
+            )
+        )
+    return table
 
 
 def asyncapi(

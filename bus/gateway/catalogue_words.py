@@ -53,7 +53,7 @@ CATALOGUE_LABELS: Final[dict[str, dict[Lang, str]]] = {
     "consent": {Lang.KK: "Азаматтың келісімі", Lang.RU: "Согласие гражданина", Lang.EN: "Citizen's consent"},
     "consent_required": {Lang.KK: "қажет", Lang.RU: "требуется", Lang.EN: "required"},
     "consent_none": {Lang.KK: "қажет емес", Lang.RU: "не требуется", Lang.EN: "not required"},
-    "replaces": {Lang.KK: "Алмастыратын анықтама", Lang.RU: "Заменяет справку", Lang.EN: "Replaces"},
+    "replaces": {Lang.KK: "Алмастырылатын анықтама", Lang.RU: "Заменяет справку", Lang.EN: "Replaces"},
     "where": {Lang.KK: "Тек мына жазбалар", Lang.RU: "Только записи, где", Lang.EN: "Only records where"},
     "unregistered": {
         Lang.KK: "Схемасы тіркелмеген жазба түрлері бойынша келісімдер",

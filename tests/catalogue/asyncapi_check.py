@@ -61,6 +61,34 @@ def avro_errors(document: dict[str, Any]) -> list[str]:
     return found
 
 
+def ref_errors(document: dict[str, Any]) -> list[str]:
+    """Every local ``$ref`` must point at something in the document (RFC 6901 pointers)."""
+    found = []
+
+    def resolve(pointer: str) -> bool:
+        node: Any = document
+        for part in pointer.removeprefix("#/").split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not (ref.startswith("#/") and resolve(ref)):
+                found.append(ref)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    return found
+
+
 @dataclass(frozen=True)
 class OfficialParser:
     node: str

@@ -79,3 +79,8 @@ def test_the_draft_file_loads_back_as_the_same_agreement(tmp_path: Path) -> None
     path.write_text(draft_yaml(REQUEST, requested_on=dt.date(2026, 12, 7)))
     assert path.read_text().startswith("# DRAFT access request by pension to civil-registry, 2026-12-07.")
     assert load_agreement_file(path) == REQUEST
+
+
+def test_a_provider_schema_that_is_not_a_record_is_a_problem() -> None:
+    [problem] = review(REQUEST, "string", 1).problems
+    assert "is not an Avro record" in problem

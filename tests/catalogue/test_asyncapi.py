@@ -17,7 +17,7 @@ from bus.catalogue.build import Registered, build_catalogue
 from bus.catalogue.model import Catalogue
 from bus.policy.agreement import Agreement, load_agreements
 from bus.registry.catalogue import load_catalogue
-from tests.catalogue.asyncapi_check import OfficialParser, avro_errors, schema_errors
+from tests.catalogue.asyncapi_check import OfficialParser, avro_errors, ref_errors, schema_errors
 
 REPO = Path(__file__).resolve().parents[2]
 AGREEMENTS = load_agreements(REPO / "deploy" / "agreements")
@@ -42,8 +42,10 @@ def _document(
 
 
 def _channels(document: dict[str, Any], action: str) -> set[str]:
+    """The addresses of the channels the operations of ``action`` point at (pointers checked)."""
+    assert ref_errors(document) == []
     return {
-        document["channels"][op["channel"]["$ref"].split("/")[-1]]["address"]
+        document["channels"][op["channel"]["$ref"].removeprefix("#/channels/")]["address"]
         for op in document["operations"].values()
         if op["action"] == action
     }
@@ -56,6 +58,7 @@ def test_every_agency_document_validates_against_the_asyncapi_3_schema(
     document = yaml.safe_load(to_yaml(_document(agency)))
     assert schema_errors(asyncapi_schema, document) == []
     assert avro_errors(document) == []
+    assert ref_errors(document) == []
 
 
 def test_the_official_parser_accepts_every_agency_document(
@@ -85,6 +88,37 @@ def test_a_provider_sends_to_each_of_its_registered_types() -> None:
     document = _document("civil-registry")
     assert _channels(document, "send") == {"ingress.civil-registry.person", "ingress.civil-registry.address"}
     assert _channels(document, "receive") == {"bus.agreements"}
+
+
+def test_an_agency_without_an_agreement_in_force_is_offered_no_consumer_group() -> None:
+    receive = _document("civil-registry")["operations"]["receive.bus.agreements"]
+    assert "bindings" not in receive  # its ACLs grant no bus-sub.civil-registry. group
+
+
+def test_a_provider_schema_that_is_not_a_record_has_no_fields_and_breaks_no_document(
+    asyncapi_schema: Draft7Validator,
+) -> None:
+    registered = [Registered("ingress.tax.note-value", 99, 1, '"string"', "BACKWARD")]
+    catalogue = build_catalogue(registered, AGREEMENTS, now=dt.datetime(2027, 6, 1, tzinfo=dt.UTC))
+    [note] = catalogue.record_types
+    assert (note.fields, note.name) == ((), "string")
+    rules = rules_for(AGREEMENTS, ["tax"], agencies=AGENCIES, today=TODAY)
+    document = asyncapi_document("tax", rules, catalogue, AGREEMENTS, KAFKA)
+    assert document["channels"]["ingress.tax.note"]["messages"]["change"]["payload"]["schema"] == {
+        "type": "string"
+    }
+    assert schema_errors(asyncapi_schema, document) == []
+
+
+def test_an_agreement_the_latest_schema_cannot_serve_is_described_not_fatal() -> None:
+    where = {"no_such_field": {"eq": "x"}}
+    dropped = [
+        Agreement.model_validate({**a.model_dump(), "where": where}) if a.id == "civil-to-tax-taxpayer" else a
+        for a in AGREEMENTS
+    ]
+    message = _document("tax", dropped)["channels"]["deliver.tax.civil-to-tax-taxpayer"]["messages"]["update"]
+    assert "payload" not in message
+    assert "no_such_field" in message["description"]
 
 
 def test_an_agreement_not_yet_in_force_gives_its_consumer_no_channel() -> None:

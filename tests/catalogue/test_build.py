@@ -73,3 +73,9 @@ def test_markdown_escapes_pipes_inside_table_cells() -> None:
     text = markdown(build_catalogue(registered, [piped], now=NOW))
     assert "audit \\| review" in text
     assert "| `registered_address.region` | string | Oblast or city of republican significance. |" in text
+
+
+def test_an_ingress_value_schema_that_is_not_a_record_is_listed_without_fields() -> None:
+    registered = [Registered("ingress.tax.note-value", 9, 1, '["null", "string"]', "BACKWARD")]
+    [note] = build_catalogue(registered, [], now=NOW).record_types
+    assert (note.fields, note.name, note.avro_schema) == ((), "[null, string]", {"type": ["null", "string"]})
