@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
@@ -57,6 +57,11 @@ class ConsentIn(BaseModel):
     purpose: str = Field(max_length=500, description="The agreement's purpose, word for word.")
     action: ConsentAction
     channel: ConsentChannel = ConsentChannel.PORTAL
+    valid_until: AwareDatetime | None = Field(
+        default=None,
+        description="A grant only: the last moment it holds (RFC 3339 with a zone); after it, changes are "
+        "refused consent_expired and the wallet drops what it held for this purpose. Omit: until revoked.",
+    )
 
 
 class ConsentList(BaseModel):
@@ -127,6 +132,7 @@ class ConsentDesk:
             status=ConsentStatus.GRANTED if request.action is ConsentAction.GRANT else ConsentStatus.REVOKED,
             time=dt.datetime.now(dt.UTC),
             channel=request.channel.value,
+            valid_until=request.valid_until,
         )
         try:
             stored = await send_consent(self._producer, record)
@@ -148,12 +154,17 @@ class ConsentDesk:
             problems.append(("consumer", f"{request.consumer!r} is not an agency in the directory"))
         if not request.purpose.strip():
             problems.append(("purpose", "must name the agreement's purpose"))
+        if request.valid_until is not None:
+            if request.action is not ConsentAction.GRANT:
+                problems.append(("valid_until", "only a grant has an end; a revoke ends consent at once"))
+            elif request.valid_until <= dt.datetime.now(dt.UTC):
+                problems.append(("valid_until", "is already past: give a moment in the future"))
         if problems:
             raise RecordInvalidError(
                 "the consent change cannot be recorded",
                 problems,
                 hint="subject is the person's IIN; consumer an agency id (bus agencies list); "
-                "purpose the agreement's purpose word for word",
+                "purpose the agreement's purpose word for word; valid_until a future time, on grants only",
             )
 
     async def consents(self, principal: Principal, subject: str) -> list[ConsentRecord]:

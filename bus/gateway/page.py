@@ -9,6 +9,7 @@ without JavaScript), checked against a per-token form key, and written through `
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import urllib.parse
@@ -35,7 +36,7 @@ from bus.policy.consent import ConsentRecord, ConsentStatus
 
 COOKIE = "bus_portal_token"
 PAGE_SIZE = 50
-_ASKS_CONSENT = frozenset({"consent_missing", "consent_revoked"})
+_ASKS_CONSENT = frozenset({"consent_missing", "consent_revoked", "consent_expired"})
 
 
 def form_key(authorization: str | None, subject: str) -> str:
@@ -170,21 +171,22 @@ class PageView:
             return e(label(name, lang))
 
         body = []
+        now = dt.datetime.now(dt.UTC)
         for (consumer, purpose), record in sorted(rows.items()):
             agency = self.tracker.party(consumer)
-            granted = record is not None and record.status is ConsentStatus.GRANTED
-            state = "granted" if granted else ("revoked" if record else "not_given")
+            status = record.status_at(now) if record is not None else None
+            granted = status is ConsentStatus.GRANTED
+            state = status.value if status is not None else "not_given"
             action = ConsentAction.REVOKE if granted else ConsentAction.GRANT
-            since = (
-                f'<time datetime="{e(record.time.isoformat())}">'
-                f"{e(record.time.strftime('%Y-%m-%d %H:%M UTC'))}</time>"
-                if record
-                else "—"
-            )
+            since = _time(record.time) if record else "—"
+            until = "—"
+            if record is not None and record.status is ConsentStatus.GRANTED:
+                until = _time(record.valid_until) if record.valid_until else t("no_end")
             name = agency.name or agency.id
             body.append(
                 f'<tr data-consumer="{e(consumer)}" data-purpose="{e(purpose)}" data-status="{state}">'
-                f"<td>{e(name)}</td><td>{e(purpose)}</td><td>{t(state)}</td><td>{since}</td><td>"
+                f"<td>{e(name)}</td><td>{e(purpose)}</td><td>{t(state)}</td><td>{since}</td>"
+                f'<td class="until">{until}</td><td>'
                 f'<form method="post" action="{e(_page_url(key) + "/consent")}">'
                 f'<input type="hidden" name="consumer" value="{e(consumer)}">'
                 f'<input type="hidden" name="purpose" value="{e(purpose)}">'
@@ -198,9 +200,14 @@ class PageView:
         return (
             f'<div class="scroll"><table><thead><tr><th scope="col">{t("agency")}</th>'
             f'<th scope="col">{t("purpose")}</th><th scope="col">{t("status")}</th>'
-            f'<th scope="col">{t("since")}</th><th scope="col">{t("action")}</th></tr></thead>'
+            f'<th scope="col">{t("since")}</th><th scope="col">{t("until")}</th>'
+            f'<th scope="col">{t("action")}</th></tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>"
         )
+
+
+def _time(moment: dt.datetime) -> str:
+    return f'<time datetime="{e(moment.isoformat())}">{e(moment.strftime("%Y-%m-%d %H:%M UTC"))}</time>'
 
 
 def _when(item: TrackerItem) -> str:

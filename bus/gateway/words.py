@@ -65,6 +65,9 @@ LABELS: Final[dict[str, dict[Lang, str]]] = {
     "granted": {Lang.KK: "Берілген", Lang.RU: "Дано", Lang.EN: "Granted"},
     "revoked": {Lang.KK: "Кері қайтарылған", Lang.RU: "Отозвано", Lang.EN: "Revoked"},
     "not_given": {Lang.KK: "Берілмеген", Lang.RU: "Не дано", Lang.EN: "Not given"},
+    "expired": {Lang.KK: "Мерзімі өтті", Lang.RU: "Срок истёк", Lang.EN: "Expired"},
+    "until": {Lang.KK: "Мерзімі", Lang.RU: "Действует до", Lang.EN: "Valid until"},
+    "no_end": {Lang.KK: "мерзімсіз", Lang.RU: "бессрочно", Lang.EN: "no end date"},
     "done_granted": {
         Lang.KK: "Келісім берілді.",
         Lang.RU: "Согласие дано.",
@@ -140,6 +143,11 @@ REASONS: Final[dict[str, dict[Lang, str]]] = {
         Lang.KK: "Сіз келісіміңізді кері қайтардыңыз,",
         Lang.RU: "Вы отозвали своё согласие,",
         Lang.EN: "You had revoked your consent,",
+    },
+    "consent_expired": {
+        Lang.KK: "Сіздің келісіміңіздің мерзімі өтіп кеткен,",
+        Lang.RU: "Срок вашего согласия истёк,",
+        Lang.EN: "Your consent had expired,",
     },
     "where_mismatch": {
         Lang.KK: "Келісім тек кейбір жазбаларға қолданылады және бұл жазба оларға кірмейді,",

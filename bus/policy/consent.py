@@ -5,7 +5,8 @@ purpose; each change is a ``ConsentRecord`` keyed by ``consent_key(subject, cons
 The topic is compacted, but the view keeps a short, time-ordered history per key, because the
 question the processor asks is "was consent in force *when the change happened*": a grant that
 covered an event still counts after a later revoke, and an event after a revoke is denied even
-if it is processed late.
+if it is processed late. A grant may carry ``valid_until`` (like an Account Aggregator consent
+artefact's ``consentExpiry``): after it, the grant reads as expired without anyone writing again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = ["ConsentRecord", "ConsentStatus", "ConsentView", "consent_key"]
 
@@ -26,6 +27,7 @@ HISTORY_LIMIT: Final = 32
 class ConsentStatus(StrEnum):
     GRANTED = "granted"
     REVOKED = "revoked"
+    EXPIRED = "expired"  # never written: what a grant reads as after its valid_until
 
 
 class ConsentRecord(BaseModel):
@@ -39,10 +41,30 @@ class ConsentRecord(BaseModel):
     status: ConsentStatus
     time: AwareDatetime
     channel: str = "wallet"
+    valid_until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _check_validity(self) -> ConsentRecord:
+        if self.status is ConsentStatus.EXPIRED:
+            raise ValueError("expired is not written: give the grant a valid_until instead")
+        if self.valid_until is not None:
+            if self.status is not ConsentStatus.GRANTED:
+                raise ValueError("only a grant has a valid_until; a revoke ends consent at once")
+            if self.valid_until <= self.time:
+                raise ValueError(
+                    f"valid_until {self.valid_until.isoformat()} is not after {self.time.isoformat()}"
+                )
+        return self
 
     @property
     def key(self) -> str:
         return consent_key(self.subject, self.consumer, self.purpose)
+
+    def status_at(self, at: datetime) -> ConsentStatus:
+        """This change's status at ``at``: a grant past its ``valid_until`` reads as expired."""
+        if self.valid_until is not None and at > self.valid_until:
+            return ConsentStatus.EXPIRED
+        return self.status
 
 
 def consent_key(subject: str, consumer: str, purpose: str) -> str:
@@ -62,7 +84,7 @@ class ConsentView:
         if history < 1:
             raise ValueError("history must keep at least one record per key")
         self._history = history
-        self._by_key: dict[str, list[tuple[datetime, ConsentStatus]]] = {}
+        self._by_key: dict[str, list[tuple[datetime, ConsentStatus, datetime | None]]] = {}
 
     def __len__(self) -> int:
         """How many (subject, consumer, purpose) keys have any history."""
@@ -85,7 +107,7 @@ class ConsentView:
             return
         if record.key != text:
             return
-        entry = (record.time, record.status)
+        entry = (record.time, record.status, record.valid_until)
         entries = self._by_key.setdefault(text, [])
         if entry in entries:  # the same change delivered again (at-least-once)
             return
@@ -96,7 +118,8 @@ class ConsentView:
     def state_at(self, subject: str, consumer: str, purpose: str, at: datetime) -> ConsentStatus | None:
         """The status decided by the last change at or before ``at``; None if there was none by then.
 
-        Of two changes with the same time, the one applied later wins.
+        Of two changes with the same time, the one applied later wins; a grant whose ``valid_until``
+        is before ``at`` is ``EXPIRED``.
         """
         if at.tzinfo is None or at.utcoffset() is None:
             raise TypeError("state_at needs a timezone-aware time, e.g. datetime(..., tzinfo=UTC)")
@@ -104,4 +127,7 @@ class ConsentView:
         if not entries:
             return None
         index = bisect.bisect_right(entries, at, key=lambda item: item[0])
-        return entries[index - 1][1] if index else None
+        if not index:
+            return None
+        _, status, valid_until = entries[index - 1]
+        return ConsentStatus.EXPIRED if valid_until is not None and at > valid_until else status

@@ -37,6 +37,7 @@ class DenyReason(StrEnum):
     REVOKED = "revoked"
     CONSENT_MISSING = "consent_missing"
     CONSENT_REVOKED = "consent_revoked"
+    CONSENT_EXPIRED = "consent_expired"
     WHERE_MISMATCH = "where_mismatch"
     UNCHANGED_FIELDS = "unchanged_fields"
 
@@ -191,6 +192,8 @@ def _decide(
         status = consent.state_at(facts.subject, agreement.consumer, agreement.purpose, facts.event_time)
         if status is None:
             return Deny(agreement, DenyReason.CONSENT_MISSING)
+        if status is ConsentStatus.EXPIRED:
+            return Deny(agreement, DenyReason.CONSENT_EXPIRED)
         if status is not ConsentStatus.GRANTED:
             return Deny(agreement, DenyReason.CONSENT_REVOKED)
     if changed is not None and not any(compiled.grants(path) for path in changed):

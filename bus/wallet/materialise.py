@@ -6,17 +6,20 @@ event-time guard makes harmless. Topics are assigned by hand from the wallet's a
 on ``bus.agreements``), so a new wallet agreement is picked up without a group rebalance; the group
 only keeps the committed offsets. One materialiser per database, like the archiver.
 
-It also follows ``bus.consent``: when a person's latest decision for a wallet purpose is a revoke,
-what the wallet holds under that purpose is dropped, and late deliveries for it are not stored.
+It also follows ``bus.consent``: when a person's latest decision for a wallet purpose is a revoke, or a
+grant whose ``valid_until`` has passed, what the wallet holds under that purpose is dropped, and late
+deliveries for it are not stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import heapq
 import logging
 import re
 from collections.abc import Sequence
+from typing import Final
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -65,6 +68,9 @@ class WalletSettings(BaseSettings):
     max_batch: int = Field(default=2000, ge=1)
 
 
+_WITHDRAWN: Final = (ConsentStatus.REVOKED, ConsentStatus.EXPIRED)
+
+
 def _snake(name: str) -> str:
     """``gov.land.LandParcel`` → ``land_parcel`` (only when the agreement is unknown)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name.rsplit(".", 1)[-1]).lower()
@@ -88,6 +94,7 @@ class WalletMaterialiser:
         self.stored = 0
         self.skipped = 0
         self._revoked: list[tuple[str, str]] = []
+        self._expiring: list[tuple[dt.datetime, str, str]] = []  # a heap of (valid_until, iin, purpose)
         self._agreements = TopicFollower(kafka, SystemTopic.AGREEMENTS, self.agreements.apply)
         self._consents = TopicFollower(kafka, SystemTopic.CONSENT, self._apply_consent)
         self._registry = RegistryClient(settings.registry_url)
@@ -125,7 +132,7 @@ class WalletMaterialiser:
         """One batch: returns how many deliveries it stored or removed (0 when idle)."""
         if self._assigned_version != self.agreements.version:
             await self._reassign()
-        await self._forget_revoked()
+        await self._forget_withdrawn()
         if not self._consumer.assignment():
             await asyncio.sleep(0.2)
             return 0
@@ -157,11 +164,8 @@ class WalletMaterialiser:
             return None
         agreement = self.agreements.find(item.agreement)
         purpose = agreement.purpose if agreement else ""
-        if (
-            self.consent.state_at(item.subject, WALLET, purpose, dt.datetime.now(dt.UTC))
-            is ConsentStatus.REVOKED
-        ):
-            return None  # decided before the revoke, read after it: the person withdrew it
+        if self.consent.state_at(item.subject, WALLET, purpose, dt.datetime.now(dt.UTC)) in _WITHDRAWN:
+            return None  # decided before the revoke or expiry, read after it: consent no longer holds
         return WalletChange(
             iin=item.subject,
             record_type=agreement.record_type if agreement else _snake(item.record_name),
@@ -181,15 +185,22 @@ class WalletMaterialiser:
             change = ConsentRecord.model_validate_json(record.value)
         except ValueError:
             return
-        if change.consumer == WALLET and change.status is ConsentStatus.REVOKED:
+        if change.consumer != WALLET:
+            return
+        if change.status is ConsentStatus.REVOKED:
             self._revoked.append((change.subject, change.purpose))
+        elif change.valid_until is not None:
+            heapq.heappush(self._expiring, (change.valid_until, change.subject, change.purpose))
 
-    async def _forget_revoked(self) -> None:
-        """Drop what is held under revoked purposes, unless the person granted again since."""
+    async def _forget_withdrawn(self) -> None:
+        """Drop what is held under revoked or expired purposes, unless the person granted again since."""
         pending, self._revoked = self._revoked, []
         now = dt.datetime.now(dt.UTC)
+        while self._expiring and self._expiring[0][0] < now:
+            _, iin, purpose = heapq.heappop(self._expiring)
+            pending.append((iin, purpose))
         for iin, purpose in dict.fromkeys(pending):
-            if self.consent.state_at(iin, WALLET, purpose, now) is ConsentStatus.REVOKED:
+            if self.consent.state_at(iin, WALLET, purpose, now) in _WITHDRAWN:
                 await asyncio.to_thread(forget, self.store, iin, purpose)
 
     async def _reassign(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Any
 
 import httpx
@@ -53,6 +55,26 @@ def test_a_revoke_replaces_the_grant(stack: Stack) -> None:
     assert stack.post("/v1/consent", "portal", change(stack, D["iin"], "revoke")).status_code == 201
     [latest] = consents(stack, D["iin"], "auditor")
     assert latest["status"] == "revoked"
+
+
+def test_the_page_shows_a_consents_end_and_then_that_it_expired(stack: Stack) -> None:
+    key = person(9203)["iin"]
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    body = change(stack, key, "grant", valid_until=until.isoformat())
+    assert stack.post("/v1/consent", "portal", body).status_code == 201
+    [stored] = consents(stack, key, "portal")
+    assert dt.datetime.fromisoformat(stored["valid_until"]) == until
+
+    def row(html: str) -> str:
+        return html[html.index(f'data-consumer="{stack.health.consumer}"') :].split("</tr>")[0]
+
+    page = httpx.get(f"{stack.url}/tracker/{key}?lang=en", headers=stack.headers("portal")).text
+    assert 'data-status="granted"' in row(page)
+    assert f'<td class="until"><time datetime="{until.isoformat()}">' in row(page)
+    time.sleep(max(0.0, (until - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    page = httpx.get(f"{stack.url}/tracker/{key}?lang=en", headers=stack.headers("portal")).text
+    assert 'data-status="expired"' in row(page)
+    assert 'value="grant"' in row(page)  # the person may grant again
 
 
 @pytest.mark.parametrize("who", ["health", "tax", "auditor"])

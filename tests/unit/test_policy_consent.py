@@ -202,3 +202,46 @@ def test_a_consent_record_refuses_unknown_fields() -> None:
 def test_a_consent_record_comes_from_the_wallet_unless_told() -> None:
     _, value = change(ConsentStatus.GRANTED, DAY)
     assert ConsentRecord.model_validate_json(value).channel == "wallet"
+
+
+def test_a_grant_with_an_end_holds_until_it_and_reads_expired_after() -> None:
+    _, value = change(ConsentStatus.GRANTED, DAY)
+    until = DAY + timedelta(days=30)
+    record = ConsentRecord.model_validate_json(value).model_copy(update={"valid_until": until})
+    view = view_of((record.key.encode(), record.model_dump_json().encode()))
+    assert state(view, until) is ConsentStatus.GRANTED
+    assert state(view, until + timedelta(seconds=1)) is ConsentStatus.EXPIRED
+    assert record.status_at(until + timedelta(seconds=1)) is ConsentStatus.EXPIRED
+
+
+def test_a_new_grant_after_expiry_is_granted_again() -> None:
+    first = ConsentRecord(
+        subject=SUBJECT,
+        consumer="health",
+        purpose=PURPOSE,
+        status=ConsentStatus.GRANTED,
+        time=DAY,
+        valid_until=DAY + timedelta(days=1),
+    )
+    again = change(ConsentStatus.GRANTED, DAY + timedelta(days=3))
+    view = view_of((first.key.encode(), first.model_dump_json().encode()), again)
+    assert state(view, DAY + timedelta(days=2)) is ConsentStatus.EXPIRED
+    assert state(view, DAY + timedelta(days=4)) is ConsentStatus.GRANTED
+
+
+@pytest.mark.parametrize(
+    ("status", "offset", "message"),
+    [
+        (ConsentStatus.REVOKED, timedelta(days=1), "only a grant has a valid_until"),
+        (ConsentStatus.GRANTED, timedelta(0), "is not after"),
+        (ConsentStatus.EXPIRED, None, "expired is not written"),
+    ],
+)
+def test_an_end_only_belongs_on_a_grant_after_its_time(
+    status: ConsentStatus, offset: timedelta | None, message: str
+) -> None:
+    until = None if offset is None else DAY + offset
+    with pytest.raises(ValidationError, match=message):
+        ConsentRecord(
+            subject=SUBJECT, consumer="health", purpose=PURPOSE, status=status, time=DAY, valid_until=until
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +132,23 @@ def test_required_consent_revoked_before_the_change_is_consent_revoked() -> None
         (ConsentStatus.REVOKED, datetime(2026, 5, 1, tzinfo=UTC)),
     )
     assert decide(facts(), HEALTH, consent_view=view) == [Deny(HEALTH.agreement, DenyReason.CONSENT_REVOKED)]
+
+
+def test_required_consent_past_its_end_before_the_change_is_consent_expired() -> None:
+    key = consent_key(CITIZEN["iin"], "health", HEALTH_PURPOSE)
+    grant = ConsentRecord(
+        subject=CITIZEN["iin"],
+        consumer="health",
+        purpose=HEALTH_PURPOSE,
+        status=ConsentStatus.GRANTED,
+        time=EVENT_TIME - timedelta(days=10),
+        valid_until=EVENT_TIME - timedelta(seconds=1),
+    )
+    view = ConsentView()
+    view.apply(key.encode(), grant.model_dump_json().encode())
+    assert decide(facts(), HEALTH, consent_view=view) == [Deny(HEALTH.agreement, DenyReason.CONSENT_EXPIRED)]
+    before = facts(event_time=EVENT_TIME - timedelta(seconds=2))
+    assert [type(d) for d in decide(before, HEALTH, consent_view=view)] == [Deliver]
 
 
 def test_a_phone_change_is_not_delivered_to_a_consumer_granted_only_the_address() -> None:

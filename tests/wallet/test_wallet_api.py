@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -17,8 +18,8 @@ from tests.tracker.stack import Stack
 from tests.wallet.conftest import PURPOSE, WalletStack
 
 
-def consent(stack: Stack, iin: str, action: str) -> dict[str, Any]:
-    body = {"subject": iin, "consumer": WALLET, "purpose": PURPOSE, "action": action}
+def consent(stack: Stack, iin: str, action: str, **extra: str) -> dict[str, Any]:
+    body = {"subject": iin, "consumer": WALLET, "purpose": PURPOSE, "action": action, **extra}
     response = stack.post("/v1/consent", "portal", body)
     assert response.status_code == 201, response.text
     found: dict[str, Any] = response.json()
@@ -135,6 +136,44 @@ def test_after_a_revoke_the_next_change_is_refused_and_the_wallet_forgets(wallet
     assert (refusal["decision"], refusal["reason"], refusal["fields"]) == ("denied", "consent_revoked", [])
     # and the wallet no longer holds what it received under that consent
     eventually_sync(lambda: records(stack, citizen["iin"], token) == [])
+
+
+def test_consent_that_expires_lets_a_change_before_it_through_and_refuses_one_after(
+    wallet: WalletStack,
+) -> None:
+    stack, citizen = wallet.stack, person(9507)
+    token = wallet_token(stack, citizen["iin"])
+    # given consent valid for the next 2 seconds
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+    granted = consent(stack, citizen["iin"], "grant", valid_until=until.isoformat())
+    assert dt.datetime.fromisoformat(granted["valid_until"]) == until
+    # when the civil registry records a change before the end, and another after it
+    [created] = stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
+    time.sleep(max(0.0, (until - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    [renamed] = stack.run(stack.world.publish(update(citizen, ["surname"], surname="Renamed")))
+
+    # then the first was delivered and the second refused for consent_expired
+    def decided() -> dict[str, dict[str, Any]] | None:
+        found = {i["event_id"]: i for i in tracker_items(stack, citizen["iin"])}
+        return found if {created, renamed} <= found.keys() else None
+
+    decisions = eventually_sync(decided)
+    assert decisions[created]["decision"] == "delivered"
+    assert (decisions[renamed]["decision"], decisions[renamed]["reason"]) == ("denied", "consent_expired")
+    assert "Your consent had expired" in decisions[renamed]["explanation"]
+    # and the wallet dropped what it held under the expired consent
+    eventually_sync(lambda: records(stack, citizen["iin"], token) == [])
+
+
+def test_an_end_is_refused_on_a_revoke_and_in_the_past(wallet: WalletStack) -> None:
+    stack, iin = wallet.stack, person(9508)["iin"]
+    body = {"subject": iin, "consumer": WALLET, "purpose": PURPOSE}
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    for action, until in (("grant", past), ("revoke", future)):
+        response = stack.post("/v1/consent", "portal", {**body, "action": action, "valid_until": until})
+        assert response.status_code == 422, response.text
+        assert response.json()["problems"][0]["field"] == "valid_until"
 
 
 def test_a_delete_removes_the_record_from_the_wallet(wallet: WalletStack) -> None:
