@@ -65,6 +65,10 @@ class ArchivedEntry:
     legal_basis: str | None = None
     fields: tuple[str, ...] = ()
     replaces: str | None = None
+    purpose_code: str | None = None
+    hidden_until: dt.datetime | None = None
+    hidden_reason: str | None = None
+    hidden_legal_basis: str | None = None
 
     @classmethod
     def from_avro(cls, partition: int, offset: int, record: Mapping[str, Any]) -> ArchivedEntry:
@@ -87,11 +91,26 @@ class ArchivedEntry:
             legal_basis=record.get("legal_basis"),
             fields=tuple(record.get("fields") or ()),
             replaces=record.get("replaces"),
+            purpose_code=record.get("purpose_code"),
+            hidden_until=utc(record["hidden_until"]) if record.get("hidden_until") else None,
+            hidden_reason=record.get("hidden_reason"),
+            hidden_legal_basis=record.get("hidden_legal_basis"),
         )
 
     def document(self) -> dict[str, Any]:
-        """The JSON object whose canonical form is chained (see the module docstring)."""
+        """The JSON object whose canonical form is chained (see the module docstring).
+
+        Fields added after the first archives (purpose code, delayed disclosure) are in it only when
+        set, so every row archived before them hashes exactly as it did.
+        """
+        later = {
+            "purpose_code": self.purpose_code,
+            "hidden_until": epoch_ms(self.hidden_until) if self.hidden_until else None,
+            "hidden_reason": self.hidden_reason,
+            "hidden_legal_basis": self.hidden_legal_basis,
+        }
         return {
+            **{name: value for name, value in later.items() if value is not None},
             "kafka_partition": self.kafka_partition,
             "kafka_offset": self.kafka_offset,
             "entry_id": self.entry_id,

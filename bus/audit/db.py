@@ -86,6 +86,10 @@ class AuditRow(Base):
     event_id: Mapped[str] = mapped_column(String(64))
     event_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     replaces: Mapped[str | None] = mapped_column(Text)
+    purpose_code: Mapped[str | None] = mapped_column(String(128))
+    hidden_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    hidden_legal_basis: Mapped[str | None] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(64))
 
 
@@ -138,6 +142,10 @@ def to_values(row: StoredRow) -> dict[str, Any]:
         "event_id": entry.event_id,
         "event_time": entry.event_time,
         "replaces": entry.replaces,
+        "purpose_code": entry.purpose_code,
+        "hidden_until": entry.hidden_until,
+        "hidden_reason": entry.hidden_reason,
+        "hidden_legal_basis": entry.hidden_legal_basis,
         "hash": row.hash,
     }
 
@@ -162,6 +170,10 @@ def from_row(row: Any) -> StoredRow:
         legal_basis=row.legal_basis,
         fields=tuple(row.fields or ()),
         replaces=row.replaces,
+        purpose_code=row.purpose_code,
+        hidden_until=utc(row.hidden_until) if row.hidden_until else None,
+        hidden_reason=row.hidden_reason,
+        hidden_legal_basis=row.hidden_legal_basis,
     )
     return StoredRow(entry, row.hash)
 

@@ -82,6 +82,30 @@ AUDIT_SCHEMA: dict[str, Any] = {
             "default": None,
             "doc": "Paper certificate this delivery made unnecessary.",
         },
+        {
+            "name": "purpose_code",
+            "type": ["null", "string"],
+            "default": None,
+            "doc": "Machine-readable purpose of the agreement (deploy/purpose-codes.yaml).",
+        },
+        {
+            "name": "hidden_until",
+            "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+            "default": None,
+            "doc": "Delayed disclosure: the citizen is shown this decision only from this time.",
+        },
+        {
+            "name": "hidden_reason",
+            "type": ["null", "string"],
+            "default": None,
+            "doc": "Why the decision is hidden from the citizen until hidden_until.",
+        },
+        {
+            "name": "hidden_legal_basis",
+            "type": ["null", "string"],
+            "default": None,
+            "doc": "The law that allows hiding it.",
+        },
     ],
 }
 
@@ -102,6 +126,10 @@ class AuditEntry:
     legal_basis: str | None = None
     fields: tuple[str, ...] = field(default_factory=tuple)
     replaces: str | None = None
+    purpose_code: str | None = None
+    hidden_until: datetime | None = None
+    hidden_reason: str | None = None
+    hidden_legal_basis: str | None = None
 
     @property
     def entry_id(self) -> str:
@@ -148,6 +176,10 @@ class AuditEntry:
                 texts.get(self.event_id) or _string(self.event_id),
                 _TIMES.get(self.event_time) or _time(self.event_time),
                 _optional(self.replaces),
+                _optional(self.purpose_code),
+                b"\x00" if self.hidden_until is None else b"\x02" + _time(self.hidden_until),
+                _optional(self.hidden_reason),
+                _optional(self.hidden_legal_basis),
             )
         )
 
@@ -169,6 +201,10 @@ class AuditEntry:
             "event_id": self.event_id,
             "event_time": self.event_time,
             "replaces": self.replaces,
+            "purpose_code": self.purpose_code,
+            "hidden_until": self.hidden_until,
+            "hidden_reason": self.hidden_reason,
+            "hidden_legal_basis": self.hidden_legal_basis,
         }
 
 

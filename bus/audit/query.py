@@ -38,6 +38,8 @@ class SubjectQuery:
     agency: str | None = None
     limit: int = 50
     cursor: str | None = None
+    visible_at: dt.datetime | None = None
+    """The citizen's view: leave out entries hidden (delayed disclosure) until after this time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,9 @@ def _select(query: SubjectQuery) -> Select[Any]:
         statement = statement.where(table.decision == query.decision.value)
     if query.agency is not None:
         statement = statement.where(or_(table.provider == query.agency, table.consumer == query.agency))
+    if query.visible_at is not None:
+        due = literal(utc(query.visible_at), DateTime(timezone=True))
+        statement = statement.where(or_(table.hidden_until.is_(None), table.hidden_until <= due))
     if query.cursor is not None:
         time, partition, offset = _decode_cursor(query.cursor)
         after = tuple_(

@@ -101,12 +101,18 @@ def render_review(found: Review) -> str:
         f"Agreement {a.id}: {a.provider} → {a.consumer}",
         f"  what:      {a.record_type} records of {a.provider} ({found.provider_subject}, {version})",
         f"  to whom:   {a.consumer}, on topic {a.delivery_topic}",
-        f"  why:       {a.purpose}",
+        f"  why:       {a.purpose}" + (f" [{a.purpose_code}]" if a.purpose_code else ""),
         f"  law:       {a.legal_basis}",
         f"  replaces:  {a.replaces or 'no paper certificate named'}",
         f"  consent:   {consent}",
         f"  in force:  {a.valid_from.isoformat()} to {until}",
     ]
+    if a.disclosure:
+        hidden = a.disclosure.hidden_until
+        when = hidden.isoformat() if isinstance(hidden, dt.date) else f"{hidden} after each decision"
+        lines.append(
+            f"  hidden:    from the citizen until {when}: {a.disclosure.reason} ({a.disclosure.legal_basis})"
+        )
     if a.where:
         conditions = "; ".join(
             f"{path} {op} {json.dumps(value)}"

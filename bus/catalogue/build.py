@@ -94,6 +94,7 @@ def agreement_entry(agreement: Agreement, today: dt.date, names: Names) -> Agree
         record_type=agreement.record_type,
         fields=agreement.fields,
         purpose=agreement.purpose,
+        purpose_code=agreement.purpose_code,
         legal_basis=agreement.legal_basis,
         valid_from=agreement.valid_from,
         valid_until=agreement.valid_until,

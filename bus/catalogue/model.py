@@ -31,6 +31,7 @@ class AgreementEntry(BaseModel):
     record_type: str
     fields: tuple[str, ...]
     purpose: str
+    purpose_code: str | None
     legal_basis: str
     valid_from: date
     valid_until: date | None

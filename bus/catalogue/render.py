@@ -48,8 +48,9 @@ def _agreements(entries: tuple[AgreementEntry, ...]) -> list[str]:
     for a in entries:
         until = a.valid_until.isoformat() if a.valid_until else "open"
         validity = f"{a.valid_from.isoformat()} to {until}" + ("" if a.in_force else " (not today)")
+        code = f" `{a.purpose_code}`" if a.purpose_code else ""
         lines.append(
-            f"| `{a.id}` | {_cell(a.consumer_name or a.consumer)} | {_cell(a.purpose)} "
+            f"| `{a.id}` | {_cell(a.consumer_name or a.consumer)} | {_cell(a.purpose)}{code} "
             f"| {_cell(a.legal_basis)} | {_cell(', '.join(a.fields))} | {validity} | {a.consent} "
             f"| {_cell(a.replaces or '—')} |"
         )

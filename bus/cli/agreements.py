@@ -37,6 +37,7 @@ from bus.policy.agreement import (
     schema_problems,
 )
 from bus.policy.agreements_view import AgreementsView
+from bus.policy.purpose_codes import codes_file_for, load_purpose_codes, purpose_code_problems
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SubjectNotFound
 
@@ -48,7 +49,8 @@ Folder = Annotated[Path, typer.Argument(help="Folder of agreement YAML files (on
 async def validate_folder(folder: Path, registry: str) -> list[Agreement]:
     """Load the folder and check every field path against the provider's registered schema."""
     agreements = load_agreements(folder)
-    problems: list[str] = []
+    codes_file = codes_file_for(folder)
+    problems = purpose_code_problems(agreements, load_purpose_codes(codes_file), codes_file)
     async with RegistryClient(registry) as client:
         for agreement in agreements:
             subject = f"{ingress(agreement.provider, agreement.record_type)}-value"
@@ -61,7 +63,8 @@ async def validate_folder(folder: Path, registry: str) -> list[Agreement]:
     if problems:
         raise ConfigError(
             f"{len(problems)} problem(s) in {folder}: " + "; ".join(problems),
-            hint="fix the agreement files, or register the provider's schema first",
+            hint="fix the agreement files, register the provider's schema first, or add the purpose code "
+            f"to {codes_file}",
         )
     return agreements
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bus.audit.archive import Archiver, ArchiveSettings
+from bus.audit.chain import ArchivedEntry
 from bus.audit.db import ArchiveStore
 from bus.audit.entry import Decision
 from bus.audit.keys import load_trusted_keys, public_key_path
@@ -191,6 +192,15 @@ def _print_report(report: VerifyReport, *, chain_only: bool) -> None:
         )
 
 
+def _disclosure(entry: ArchivedEntry, now: dt.datetime) -> str:
+    """Delayed disclosure as the operator needs it: hidden until when, why, under which law."""
+    if entry.hidden_until is None:
+        return "-"
+    state = "hidden" if entry.hidden_until > now else "shown"
+    until = f"{entry.hidden_until:%Y-%m-%d %H:%M} UTC"
+    return f"{state} until {until}: {entry.hidden_reason} ({entry.hidden_legal_basis})"
+
+
 @app.command("subject")
 def subject(
     key: Annotated[str, typer.Argument(help="Record key of the subject, e.g. a citizen's IIN.")],
@@ -199,6 +209,14 @@ def subject(
     consumer: Annotated[str | None, typer.Option(help="Only entries about this consumer.")] = None,
     decision: Annotated[Decision | None, typer.Option(help="Only this decision.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="Entries to show.")] = 50,
+    as_citizen: Annotated[
+        bool,
+        typer.Option(
+            "--as-citizen",
+            help="Show what the person sees (the portal's view): entries under delayed disclosure are left "
+            "out until due.",
+        ),
+    ] = False,
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Who received what about a subject, when and under which law (newest first)."""
@@ -207,11 +225,21 @@ def subject(
         store = ArchiveStore(_db_url(db, data_dir))
         try:
             store.require_schema()
-            query = SubjectQuery(key, consumer=consumer, decision=decision, agency=agency, limit=limit)
+            now = dt.datetime.now(dt.UTC)
+            query = SubjectQuery(
+                key,
+                consumer=consumer,
+                decision=decision,
+                agency=agency,
+                limit=limit,
+                visible_at=now if as_citizen else None,
+            )
             page = await subject_entries(store, query)
         finally:
             store.close()
-        table = Table("time", "decision", "provider", "consumer", "fields", "purpose", "legal basis")
+        table = Table(
+            "time", "decision", "provider", "consumer", "fields", "purpose", "legal basis", "disclosure"
+        )
         for e in page.entries:
             table.add_row(
                 e.time.isoformat(timespec="seconds"),
@@ -219,8 +247,9 @@ def subject(
                 e.provider,
                 e.consumer or "-",
                 ", ".join(e.fields),
-                e.purpose or "-",
+                (e.purpose or "-") + (f" [{e.purpose_code}]" if e.purpose_code else ""),
                 e.legal_basis or "-",
+                _disclosure(e, now),
             )
         console.print(table)
 

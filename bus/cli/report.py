@@ -15,7 +15,7 @@ from bus.cli.runner import run
 from bus.kafka.client import BrokerProfile
 from bus.policy.agreement import load_agreements
 from bus.report.period import current_quarter, parse_period
-from bus.report.render import ReportFormat, scorecard_csv, scorecard_json, scorecard_table
+from bus.report.render import ReportFormat, purpose_table, scorecard_csv, scorecard_json, scorecard_table
 from bus.report.scorecard import scorecard_async
 from bus.report.sources import read_agreements, read_directory
 
@@ -79,7 +79,9 @@ def agencies(
         finally:
             store.close()
         if output is ReportFormat.TABLE:  # twelve columns: piped output gets room rather than "…"
-            (console if console.is_terminal else Console(width=200)).print(scorecard_table(card))
+            wide = console if console.is_terminal else Console(width=200)
+            wide.print(scorecard_table(card))
+            wide.print(purpose_table(card))
         elif output is ReportFormat.CSV:
             typer.echo(scorecard_csv(card), nl=False)
         else:

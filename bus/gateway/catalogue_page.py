@@ -153,7 +153,9 @@ def _agreements(entries: tuple[AgreementEntry, ...], lang: Lang) -> str:
         rows.append(
             f'<tr data-agreement="{e(a.id)}" class="{state}">'
             f"<td>{e(a.consumer_name or a.consumer)} (<code>{e(a.consumer)}</code>)</td>"
-            f"<td>{e(a.purpose)}</td><td>{e(a.legal_basis)}</td>"
+            f"<td>{e(a.purpose)}"
+            + (f' <code class="purpose-code">{e(a.purpose_code)}</code>' if a.purpose_code else "")
+            + f"</td><td>{e(a.legal_basis)}</td>"
             f'<td class="granted">{e(", ".join(a.fields))}{where}</td>'
             f"<td>{validity}</td><td>{t('consent_' + a.consent)}</td><td>{e(a.replaces or '—')}</td></tr>"
         )

@@ -150,7 +150,7 @@ class PageView:
                 f"<td>{e(who.name or who.id)}</td>"
                 f'<td class="decision-{e(item.decision.value)}">{e(label(item.decision.value, lang))}</td>'
                 f"<td>{e(', '.join(item.fields) or '—')}</td>"
-                f"<td>{e(item.purpose or '—')}</td>"
+                f"<td>{e(item.purpose or '—')}{_code(item.purpose_code)}</td>"
                 f"<td>{e(item.legal_basis or '—')}</td>"
                 f"<td>{e(item.replaces or '—')}</td>"
                 f"<td>{e(item.explanation)}{reason}</td></tr>"
@@ -204,6 +204,10 @@ class PageView:
             f'<th scope="col">{t("action")}</th></tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>"
         )
+
+
+def _code(purpose_code: str | None) -> str:
+    return f' <code class="purpose-code">{e(purpose_code)}</code>' if purpose_code else ""
 
 
 def _time(moment: dt.datetime) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -22,11 +23,18 @@ from bus.audit.db import ArchiveStore
 from bus.audit.entry import Decision
 from bus.audit.errors import ArchiveDatabaseError
 from bus.audit.query import MAX_LIMIT, SubjectQuery, subject_entries
-from bus.directory.model import Principal
+from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
 from bus.gateway.access import authenticate, read_scope
 from bus.gateway.reads import ReadKind, ReadLog
-from bus.gateway.words import Lang, explain_dead_letter, explain_delivery, explain_denial, negotiate
+from bus.gateway.words import (
+    Lang,
+    explain_dead_letter,
+    explain_delivery,
+    explain_denial,
+    explain_disclosure,
+    negotiate,
+)
 
 MAX_KEY = 256  # the archive's subject column
 
@@ -51,6 +59,13 @@ class TrackerItem(BaseModel):
     legal_basis: str | None
     agreement: str | None
     replaces: str | None = Field(description="The paper certificate this delivery made unnecessary.")
+    purpose_code: str | None = Field(description="The agreement's machine-readable purpose code.")
+    hidden_until: dt.datetime | None = Field(
+        description="Delayed disclosure: the citizen is shown this item only from this time."
+    )
+    hidden: bool = Field(description="Still hidden from the citizen (only auditors and parties see it now).")
+    hidden_reason: str | None
+    hidden_legal_basis: str | None
     reason: str | None = Field(description="Why refused or set aside, as a code (e.g. consent_revoked).")
     explanation: str = Field(description="The whole item as one sentence in the requested language.")
     event_id: str
@@ -93,17 +108,27 @@ class ArchiveReader:
 class Tracker:
     """Answers tracker reads for a principal: scoped, explained, and audited."""
 
-    def __init__(self, archive: ArchiveReader, directory: AgencyDirectory, reads: ReadLog) -> None:
+    def __init__(
+        self,
+        archive: ArchiveReader,
+        directory: AgencyDirectory,
+        reads: ReadLog,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
         self.archive = archive
         self.directory = directory
         self.reads = reads
+        self.clock = clock
 
     async def page(
         self, principal: Principal, query: SubjectQuery, lang: Lang, kind: ReadKind = ReadKind.TRACKER
     ) -> TrackerPage:
         scope = read_scope(principal)
+        now = self.clock()
         if scope.agency is not None:
             query = dataclasses.replace(query, agency=scope.agency)
+        if principal.role is Role.PORTAL:  # the citizen's view: delayed disclosure applies
+            query = dataclasses.replace(query, visible_at=now)
         found = await subject_entries(self.archive.store(), query) if len(query.subject) <= MAX_KEY else None
         entries = found.entries if found else ()
         await self.reads.record(
@@ -112,7 +137,7 @@ class Tracker:
         return TrackerPage(
             subject=query.subject,
             lang=lang,
-            items=[self.item(e, lang) for e in entries],
+            items=[self.item(e, lang, now) for e in entries],
             next_cursor=found.next_cursor if found else None,
         )
 
@@ -120,7 +145,7 @@ class Tracker:
         entry = self.directory.get(agency)
         return Party(id=agency, name=entry.name if entry else None)
 
-    def item(self, entry: ArchivedEntry, lang: Lang) -> TrackerItem:
+    def item(self, entry: ArchivedEntry, lang: Lang, now: dt.datetime) -> TrackerItem:
         provider = self.party(entry.provider)
         consumer = self.party(entry.consumer) if entry.consumer else None
         if entry.decision is Decision.DEAD_LETTERED:
@@ -137,6 +162,15 @@ class Tracker:
                 replaces=entry.replaces,
                 lang=lang,
             )
+        hidden = entry.hidden_until is not None and entry.hidden_until > now
+        if entry.hidden_until is not None:
+            explanation += explain_disclosure(
+                hidden=hidden,
+                date=entry.hidden_until.strftime("%Y-%m-%d %H:%M UTC"),
+                reason=entry.hidden_reason or "-",
+                law=entry.hidden_legal_basis or "-",
+                lang=lang,
+            )
         return TrackerItem(
             when=entry.time,
             decision=entry.decision,
@@ -148,6 +182,11 @@ class Tracker:
             legal_basis=entry.legal_basis,
             agreement=entry.agreement_id,
             replaces=entry.replaces,
+            purpose_code=entry.purpose_code,
+            hidden_until=entry.hidden_until,
+            hidden=hidden,
+            hidden_reason=entry.hidden_reason,
+            hidden_legal_basis=entry.hidden_legal_basis,
             reason=entry.reason,
             explanation=explanation,
             event_id=entry.event_id,

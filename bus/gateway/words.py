@@ -242,6 +242,25 @@ def _lang_of(tag: str) -> Lang | None:
     return Lang(primary) if primary in Lang._value2member_map_ else None
 
 
+# Delayed disclosure: appended to the sentence of a decision the citizen was shown only later.
+DISCLOSED_LATE: Final = {
+    Lang.KK: " Бұл жазба сізден {date} дейін жасырылды: {reason} ({law}).",
+    Lang.RU: " Эта запись была скрыта от вас до {date}: {reason} ({law}).",
+    Lang.EN: " This was hidden from you until {date}: {reason} ({law}).",
+}
+# ... and, for auditors and operators, to one the citizen is not shown yet.
+HIDDEN_NOW: Final = {
+    Lang.KK: " Азаматтан {date} дейін жасырылған: {reason} ({law}).",
+    Lang.RU: " Скрыто от гражданина до {date}: {reason} ({law}).",
+    Lang.EN: " Hidden from the citizen until {date}: {reason} ({law}).",
+}
+
+
+def explain_disclosure(*, hidden: bool, date: str, reason: str, law: str, lang: Lang) -> str:
+    """The delayed-disclosure sentence: still hidden (auditor's view) or shown late (everyone's)."""
+    return pick(HIDDEN_NOW if hidden else DISCLOSED_LATE, lang).format(date=date, reason=reason, law=law)
+
+
 def explain_denial(reason: str | None, lang: Lang) -> str:
     """A refusal in one sentence; unknown codes are named rather than hidden."""
     texts = REASONS.get(reason or "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -41,6 +41,7 @@ __all__ = [
     "Agreement",
     "Condition",
     "ConsentMode",
+    "Disclosure",
     "load_agreement_file",
     "load_agreements",
     "parse_agreement",
@@ -122,6 +123,44 @@ class Condition(BaseModel):
         return (value is not None) is self.exists
 
 
+_PURPOSE_CODE = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*$")
+
+
+class Disclosure(BaseModel):
+    """Delayed disclosure: the citizen sees deliveries under this agreement only from ``hidden_until``.
+
+    A date hides each delivery until that day starts (UTC); a duration (ISO 8601, e.g. ``P90D``) hides
+    each for that long after it was decided. Auditors and operators see them at once, marked hidden.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hidden_until: date | timedelta
+    reason: str
+    legal_basis: str
+
+    @field_validator("hidden_until")
+    @classmethod
+    def _check_delay(cls, value: date | timedelta) -> date | timedelta:
+        if isinstance(value, timedelta) and value <= timedelta(0):
+            raise ValueError("a delay must be positive, e.g. P90D")
+        return value
+
+    @field_validator("reason", "legal_basis")
+    @classmethod
+    def _check_text(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty: the citizen is told it when the line appears")
+        return value
+
+    def due(self, decided: datetime) -> datetime:
+        """When a delivery decided at ``decided`` becomes visible to the citizen."""
+        if isinstance(self.hidden_until, timedelta):
+            return decided + self.hidden_until
+        return datetime.combine(self.hidden_until, time(), tzinfo=UTC)
+
+
 class Agreement(BaseModel):
     """One data-sharing agreement, as reviewed and applied (``bus.agreements``, key = ``id``)."""
 
@@ -139,6 +178,17 @@ class Agreement(BaseModel):
     consent: ConsentMode = ConsentMode.NONE
     where: dict[str, Condition] | None = None
     replaces: str | None = None
+    purpose_code: str | None = None
+    disclosure: Disclosure | None = None
+
+    @field_validator("purpose_code")
+    @classmethod
+    def _check_purpose_code(cls, value: str | None) -> str | None:
+        if value is not None and not _PURPOSE_CODE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a purpose code: lower-case words joined by dots, e.g. tax.registration"
+            )
+        return value
 
     @field_validator("id")
     @classmethod
@@ -263,6 +313,8 @@ _FIELD_HINTS: Final = {
     "consent": "use none or required",
     "where": "map each dotted field path to exactly one operator: eq, ne, in, not_in or exists",
     "replaces": "name the paper certificate this delivery makes unnecessary, or omit it",
+    "purpose_code": "use a code of the purpose code list (deploy/purpose-codes.yaml), e.g. tax.registration",
+    "disclosure": "give hidden_until (a date or a duration such as P90D), reason and legal_basis",
 }
 
 

@@ -31,6 +31,7 @@ from bus.event.serde import AvroSerde, Decoded, frame, framed_schema_ids, unfram
 from bus.event.signed_event import verify_event
 from bus.event.signing import SignatureError, Verifier
 from bus.ids import SchemaId, TopicName
+from bus.policy.agreement import Disclosure
 from bus.policy.evaluate import Deliver, Deny, DenyReason, EventFacts, evaluate
 from bus.processor.outputs import (
     Output,
@@ -370,6 +371,8 @@ class Pipeline:
             legal_basis=agreement.legal_basis if agreement else None,
             fields=self._sent_fields(decision) if decision else (),
             replaces=agreement.replaces if agreement and decision else None,
+            purpose_code=agreement.purpose_code if agreement else None,
+            **(_hidden(agreement.disclosure, now) if agreement and agreement.disclosure else {}),
         )
 
     def _sent_fields(self, decision: Deliver) -> tuple[str, ...]:
@@ -415,6 +418,16 @@ class Pipeline:
         )
         outputs.append(self._audit_output(entry))
         return Result(outputs, [entry])
+
+
+def _hidden(disclosure: Disclosure, now: datetime) -> dict[str, Any]:
+    """The delayed-disclosure fields of an entry under the agreement: a refusal is hidden too, since
+    it would tell the citizen the same thing (that this agency asked)."""
+    return {
+        "hidden_until": disclosure.due(now),
+        "hidden_reason": disclosure.reason,
+        "hidden_legal_basis": disclosure.legal_basis,
+    }
 
 
 def _ingress_parts(topic: str) -> tuple[str, str]:

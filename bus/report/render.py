@@ -101,6 +101,15 @@ def scorecard_table(card: Scorecard) -> Table:
     return table
 
 
+def purpose_table(card: Scorecard) -> Table:
+    """Decisions per purpose code: what the bus is used for, counted (issue #23)."""
+    kinds = sorted({kind for counts in card.by_purpose.values() for kind in counts})
+    table = Table("purpose code", *kinds, title=f"decisions by purpose {card.period}")
+    for purpose, counts in card.by_purpose.items():
+        table.add_row(purpose, *(f"{counts.get(kind, 0):,}" for kind in kinds))
+    return table
+
+
 CSV_COLUMNS = [
     "period",
     "agency",
@@ -114,6 +123,7 @@ CSV_COLUMNS = [
     "deliveries_made",
     "consumers_served",
     "deliveries_received",
+    "received_by_purpose",
     "denials_as_provider",
     "denials_as_consumer",
     "agreements_active",
@@ -140,6 +150,7 @@ def _row(card: Scorecard, s: AgencyScore) -> list[object]:
         s.deliveries_made,
         s.consumers_served,
         s.deliveries_received,
+        pairs(dict(s.received_by_purpose)),
         pairs(dict(s.denials_as_provider)),
         pairs(dict(s.denials_as_consumer)),
         s.agreements_active,

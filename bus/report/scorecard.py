@@ -53,6 +53,9 @@ class AgencyScore(BaseModel):
     deliveries_made: int
     consumers_served: int
     deliveries_received: int
+    received_by_purpose: dict[str, int] = Field(
+        description="Deliveries received per agreement purpose code ('-': the agreement has none)."
+    )
     denials_as_provider: dict[str, int]
     denials_as_consumer: dict[str, int]
     agreements_active: int
@@ -67,6 +70,9 @@ class Scorecard(BaseModel):
     end: dt.datetime
     as_of: dt.datetime
     agencies: list[AgencyScore]
+    by_purpose: dict[str, dict[str, int]] = Field(
+        description="Per purpose code ('-': none), decisions by kind: what the bus is used for."
+    )
 
 
 def _between(start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:
@@ -184,6 +190,19 @@ def compute_scorecard(
                 .where(within, denied, _T.consumer.is_not(None))
                 .group_by(_T.consumer, reason),
             )
+            code = func.coalesce(_T.purpose_code, "-")
+            received_for = _counts(
+                connection,
+                select(_T.consumer, code, func.count())
+                .where(within, received, _T.consumer.is_not(None))
+                .group_by(_T.consumer, code),
+            )
+            purposes = _counts(
+                connection,
+                select(code, _T.decision, func.count())
+                .where(within, _T.consumer.is_not(None))
+                .group_by(code, _T.decision),
+            )
             paper = _counts(
                 connection,
                 select(_T.provider, func.count())
@@ -220,6 +239,7 @@ def compute_scorecard(
                 deliveries_made=made.get(agency, 0),
                 consumers_served=served.get(agency, 0),
                 deliveries_received=got.get(agency, 0),
+                received_by_purpose={p: n for (c, p), n in sorted(received_for.items()) if c == agency},
                 denials_as_provider={r: n for (p, r), n in sorted(by_provider.items()) if p == agency},
                 denials_as_consumer={r: n for (c, r), n in sorted(by_consumer.items()) if c == agency},
                 agreements_active=len(mine),
@@ -228,7 +248,17 @@ def compute_scorecard(
                 freshness=[_freshness(r, last.get((agency, r)), as_of) for r in sorted(provided)],
             )
         )
-    return Scorecard(period=period.name, start=period.start, end=period.end, as_of=as_of, agencies=scores)
+    by_purpose: dict[str, dict[str, int]] = {}
+    for (purpose, decision), n in sorted(purposes.items()):
+        by_purpose.setdefault(purpose, {})[decision] = n
+    return Scorecard(
+        period=period.name,
+        start=period.start,
+        end=period.end,
+        as_of=as_of,
+        agencies=scores,
+        by_purpose=by_purpose,
+    )
 
 
 def _freshness(record_type: str, last: dt.datetime | None, as_of: dt.datetime) -> Freshness:

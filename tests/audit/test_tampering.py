@@ -22,6 +22,12 @@ from tests.audit.conftest import ARCHIVED, AuditWorld
 
 P = 1  # the partition tampered with
 
+# The columns a forged row fills, named: later migrations add columns at the end of the table.
+COLUMNS = (
+    "kafka_partition, kafka_offset, entry_id, time, decision, reason, subject, provider, consumer, "
+    "agreement_id, purpose, legal_basis, record_type, fields, event_id, event_time, replaces, hash"
+)
+
 
 @pytest.fixture
 def copy(archived: AuditWorld, tmp_path: Path) -> tuple[AuditWorld, str]:
@@ -92,8 +98,8 @@ async def test_an_inserted_row_is_found_at_its_offset(copy: tuple[AuditWorld, st
         f"UPDATE audit_entries SET kafka_offset = -(kafka_offset + 1) WHERE {where}",
         f"UPDATE audit_entries SET kafka_offset = -kafka_offset WHERE kafka_partition = {P} "
         "AND kafka_offset < 0",
-        "INSERT INTO audit_entries SELECT kafka_partition, 61, entry_id, time, decision, reason, "
-        "subject, provider, 'intruder', agreement_id, purpose, legal_basis, record_type, fields, "
+        f"INSERT INTO audit_entries ({COLUMNS}) SELECT kafka_partition, 61, entry_id, time, decision, "
+        "reason, subject, provider, 'intruder', agreement_id, purpose, legal_basis, record_type, fields, "
         f"'forged', event_time, replaces, '{forged_hash}' FROM audit_entries "
         f"WHERE kafka_partition = {P} AND kafka_offset = 60",
     )
@@ -116,7 +122,8 @@ async def test_a_row_appended_after_the_head_is_found(copy: tuple[AuditWorld, st
     store.close()
     sql(
         url,
-        "INSERT INTO audit_entries SELECT kafka_partition, kafka_offset + 1, entry_id, time, decision, "
+        f"INSERT INTO audit_entries ({COLUMNS}) SELECT kafka_partition, kafka_offset + 1, entry_id, time, "
+        "decision, "
         "reason, subject, provider, 'intruder', agreement_id, purpose, legal_basis, record_type, fields, "
         "event_id, "
         f"event_time, replaces, '{forged_hash}' FROM audit_entries "

@@ -7,6 +7,7 @@ import io
 
 import fastavro
 
+from bus.audit.chain import ArchivedEntry
 from bus.audit.entry import AUDIT_SCHEMA, AuditEntry, Decision
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
@@ -72,9 +73,31 @@ def test_the_direct_writer_matches_fastavro_byte_for_byte() -> None:
             decision=Decision.BACKFILLED, replaces="certificate-7", fields=tuple(f"f{i}" for i in range(70))
         ),
         an_entry(time=dt.datetime(2026, 1, 1, 0, 0, 0, 123_456, tzinfo=dt.UTC), event_time=NOW),
+        an_entry(
+            purpose_code="police.investigation",
+            hidden_until=NOW + dt.timedelta(days=90),
+            hidden_reason="ongoing investigation",
+            hidden_legal_basis="Code of Criminal Procedure, Art. 201",
+        ),
     ]
     for entry in entries:
         buffer = io.BytesIO()
         buffer.write(b"\x00" + (4242).to_bytes(4, "big"))
         fastavro.schemaless_writer(buffer, schema, entry.to_record())
         assert entry.to_avro(4242) == buffer.getvalue()
+
+
+def test_an_archived_row_without_the_later_fields_hashes_as_before_they_existed() -> None:
+    # given a row as archived before purpose codes and delayed disclosure existed
+    record = {**an_entry().to_record(), "entry_id": an_entry().entry_id, "decision": "DELIVERED"}
+    old = {k: v for k, v in record.items() if k not in ("purpose_code", "hidden_until", "hidden_reason")}
+    entry = ArchivedEntry.from_avro(0, 7, {k: v for k, v in old.items() if k != "hidden_legal_basis"})
+    # then its chained document has exactly the keys it had then
+    assert set(entry.document()) == {
+        "kafka_partition", "kafka_offset", "entry_id", "time", "decision", "reason", "subject", "provider",
+        "consumer", "agreement_id", "purpose", "legal_basis", "record_type", "fields", "event_id",
+        "event_time", "replaces",
+    }  # fmt: skip
+    hidden = ArchivedEntry.from_avro(0, 7, {**record, "purpose_code": "tax.registration"})
+    assert hidden.document()["purpose_code"] == "tax.registration"
+    assert hidden.canonical_bytes() != entry.canonical_bytes()
