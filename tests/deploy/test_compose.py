@@ -6,6 +6,7 @@ import importlib
 import shutil
 import subprocess
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -131,3 +132,14 @@ def test_the_image_is_python_311_slim_with_the_package_installed() -> None:
     assert "FROM python:3.11-slim" in dockerfile
     assert "RUN pip install ." in dockerfile
     assert 'ENTRYPOINT ["bus"]' in dockerfile
+
+
+def test_the_image_ships_the_purpose_code_list_beside_the_agreements_it_applies() -> None:
+    lines = (DEPLOY / "Dockerfile").read_text().splitlines()
+    copies = {
+        parts[1]: PurePosixPath(parts[2])
+        for parts in (line.split() for line in lines)
+        if parts[:1] == ["COPY"]
+    }
+    target = copies["deploy/purpose-codes.yaml"]
+    assert target == copies["deploy/agreements"].parent / "purpose-codes.yaml"
