@@ -64,9 +64,19 @@ class ConsentIn(BaseModel):
     )
 
 
+class ConsentState(ConsentRecord):
+    """A stored decision plus what it means now: ``expired`` once a grant's ``valid_until`` has passed."""
+
+    state: ConsentStatus
+
+    @classmethod
+    def of(cls, record: ConsentRecord, now: dt.datetime) -> ConsentState:
+        return cls(**dict(record), state=record.status_at(now))
+
+
 class ConsentList(BaseModel):
     subject: str
-    consents: list[ConsentRecord] = Field(description="The latest decision per consumer and purpose.")
+    consents: list[ConsentState] = Field(description="The latest decision per consumer and purpose.")
 
 
 class ConsentBook:
@@ -180,16 +190,18 @@ class ConsentDesk:
 def router(desk: ConsentDesk) -> APIRouter:
     api = APIRouter(tags=["consent"])
 
-    @api.post("/v1/consent", status_code=201, response_model=ConsentRecord)
-    async def change_consent(request: Request, body: ConsentIn) -> ConsentRecord:
+    @api.post("/v1/consent", status_code=201, response_model=ConsentState)
+    async def change_consent(request: Request, body: ConsentIn) -> ConsentState:
         """Grant or revoke; portal (or operator) tokens only. Processors apply it to the next event."""
         principal = authenticate(desk.directory, request.headers.get("authorization"), "changing consent")
-        return await desk.change(principal, body)
+        return ConsentState.of(await desk.change(principal, body), dt.datetime.now(dt.UTC))
 
     @api.get("/v1/consent/subjects/{key}", response_model=ConsentList)
     async def list_consents(request: Request, key: str) -> ConsentList:
         """The latest decision per consumer and purpose; unknown key -> empty list."""
         principal = authenticate(desk.directory, request.headers.get("authorization"), "reading consent")
-        return ConsentList(subject=key, consents=await desk.consents(principal, key))
+        now = dt.datetime.now(dt.UTC)
+        found = await desk.consents(principal, key)
+        return ConsentList(subject=key, consents=[ConsentState.of(record, now) for record in found])
 
     return api

@@ -211,6 +211,7 @@ def _code(purpose_code: str | None) -> str:
 
 
 def _time(moment: dt.datetime) -> str:
+    moment = moment.astimezone(dt.UTC)
     return f'<time datetime="{e(moment.isoformat())}">{e(moment.strftime("%Y-%m-%d %H:%M UTC"))}</time>'
 
 

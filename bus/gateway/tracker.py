@@ -127,7 +127,7 @@ class Tracker:
         now = self.clock()
         if scope.agency is not None:
             query = dataclasses.replace(query, agency=scope.agency)
-        if principal.role is Role.PORTAL:  # the citizen's view: delayed disclosure applies
+        if principal.role is Role.PORTAL or kind is ReadKind.PAGE:  # the citizen's view: delayed disclosure
             query = dataclasses.replace(query, visible_at=now)
         found = await subject_entries(self.archive.store(), query) if len(query.subject) <= MAX_KEY else None
         entries = found.entries if found else ()

@@ -139,6 +139,13 @@ class Disclosure(BaseModel):
     reason: str
     legal_basis: str
 
+    @field_validator("hidden_until", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: object) -> object:
+        if isinstance(value, int | float):
+            raise ValueError("give a date (2027-06-01) or an ISO 8601 duration (P90D), not a bare number")
+        return value
+
     @field_validator("hidden_until")
     @classmethod
     def _check_delay(cls, value: date | timedelta) -> date | timedelta:

@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import bisect
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["ConsentRecord", "ConsentStatus", "ConsentView", "consent_key"]
 
@@ -42,6 +50,12 @@ class ConsentRecord(BaseModel):
     time: AwareDatetime
     channel: str = "wallet"
     valid_until: AwareDatetime | None = None
+
+    @field_validator("valid_until")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Kept in UTC, so every view prints the same moment whatever zone the portal sent."""
+        return None if value is None else value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _check_validity(self) -> ConsentRecord:

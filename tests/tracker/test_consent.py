@@ -59,11 +59,14 @@ def test_a_revoke_replaces_the_grant(stack: Stack) -> None:
 
 def test_the_page_shows_a_consents_end_and_then_that_it_expired(stack: Stack) -> None:
     key = person(9203)["iin"]
-    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-    body = change(stack, key, "grant", valid_until=until.isoformat())
+    almaty = dt.timezone(dt.timedelta(hours=5))  # the portal sends local time
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).replace(microsecond=0)
+    body = change(stack, key, "grant", valid_until=until.astimezone(almaty).isoformat())
     assert stack.post("/v1/consent", "portal", body).status_code == 201
     [stored] = consents(stack, key, "portal")
-    assert dt.datetime.fromisoformat(stored["valid_until"]) == until
+    kept = dt.datetime.fromisoformat(stored["valid_until"])
+    assert (kept, kept.utcoffset()) == (until, dt.timedelta(0))  # the same moment, kept in UTC
+    assert stored["state"] == "granted"
 
     def row(html: str) -> str:
         return html[html.index(f'data-consumer="{stack.health.consumer}"') :].split("</tr>")[0]
@@ -75,6 +78,8 @@ def test_the_page_shows_a_consents_end_and_then_that_it_expired(stack: Stack) ->
     page = httpx.get(f"{stack.url}/tracker/{key}?lang=en", headers=stack.headers("portal")).text
     assert 'data-status="expired"' in row(page)
     assert 'value="grant"' in row(page)  # the person may grant again
+    [stored] = consents(stack, key, "portal")
+    assert (stored["status"], stored["state"]) == ("granted", "expired")
 
 
 @pytest.mark.parametrize("who", ["health", "tax", "auditor"])

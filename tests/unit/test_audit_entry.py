@@ -79,6 +79,9 @@ def test_the_direct_writer_matches_fastavro_byte_for_byte() -> None:
             hidden_reason="ongoing investigation",
             hidden_legal_basis="Code of Criminal Procedure, Art. 201",
         ),
+        an_entry(hidden_until=NOW + dt.timedelta(microseconds=999_999), hidden_reason="sub-millisecond"),
+        an_entry(hidden_until=before_epoch),
+        an_entry(hidden_until=dt.datetime(2027, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=5)))),
     ]
     for entry in entries:
         buffer = io.BytesIO()

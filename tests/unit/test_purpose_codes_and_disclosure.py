@@ -73,10 +73,10 @@ def test_a_date_hides_every_decision_until_that_day_starts_in_utc() -> None:
 
 @pytest.mark.parametrize(
     ("hidden_until", "reason", "message"),
-    [("PT0S", "r", "must be positive"), ("P1D", "  ", "must not be empty")],
+    [("PT0S", "r", "must be positive"), ("P1D", "  ", "must not be empty"), (90, "r", "not a bare number")],
 )
 def test_a_disclosure_needs_a_positive_delay_and_a_reason(
-    hidden_until: str, reason: str, message: str
+    hidden_until: str | int, reason: str, message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         Disclosure.model_validate({"hidden_until": hidden_until, "reason": reason, "legal_basis": "l"})

@@ -142,7 +142,6 @@ def test_consent_that_expires_lets_a_change_before_it_through_and_refuses_one_af
     wallet: WalletStack,
 ) -> None:
     stack, citizen = wallet.stack, person(9507)
-    token = wallet_token(stack, citizen["iin"])
     # given consent valid for the next 2 seconds
     until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
     granted = consent(stack, citizen["iin"], "grant", valid_until=until.isoformat())
@@ -152,7 +151,7 @@ def test_consent_that_expires_lets_a_change_before_it_through_and_refuses_one_af
     time.sleep(max(0.0, (until - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
     [renamed] = stack.run(stack.world.publish(update(citizen, ["surname"], surname="Renamed")))
 
-    # then the first was delivered and the second refused for consent_expired
+    # then the first was delivered (decided by its own time) and the second refused for consent_expired
     def decided() -> dict[str, dict[str, Any]] | None:
         found = {i["event_id"]: i for i in tracker_items(stack, citizen["iin"])}
         return found if {created, renamed} <= found.keys() else None
@@ -161,8 +160,20 @@ def test_consent_that_expires_lets_a_change_before_it_through_and_refuses_one_af
     assert decisions[created]["decision"] == "delivered"
     assert (decisions[renamed]["decision"], decisions[renamed]["reason"]) == ("denied", "consent_expired")
     assert "Your consent had expired" in decisions[renamed]["explanation"]
-    # and the wallet dropped what it held under the expired consent
-    eventually_sync(lambda: records(stack, citizen["iin"], token) == [])
+
+
+def test_at_the_end_of_a_consent_the_wallet_drops_what_it_held(wallet: WalletStack) -> None:
+    stack, citizen = wallet.stack, person(9509)
+    token = wallet_token(stack, citizen["iin"])
+    # given a record in the wallet under consent that ends in a few seconds
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=6)
+    consent(stack, citizen["iin"], "grant", valid_until=until.isoformat())
+    stack.run(stack.world.publish(Change(ChangeKind.CREATED, "person", citizen["iin"], citizen)))
+    assert eventually_sync(lambda: records(stack, citizen["iin"], token))
+    assert dt.datetime.now(dt.UTC) < until  # held while the consent still holds
+    # then, with nothing else written, the wallet forgets it once the end has passed
+    eventually_sync(lambda: records(stack, citizen["iin"], token) == [], timeout_s=30)
+    assert dt.datetime.now(dt.UTC) > until
 
 
 def test_an_end_is_refused_on_a_revoke_and_in_the_past(wallet: WalletStack) -> None:
