@@ -255,14 +255,19 @@ def _operation(
     return operation
 
 
-def _ingress_message(record_type: RecordType | None, topic: str) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "name": "change",
-        "title": f"A change of a record on {topic}",
+def _avro_message(name: str, title: str, headers: str) -> dict[str, Any]:
+    """A Confluent-framed Avro message with the named headers schema; its payload is added by the caller."""
+    return {
+        "name": name,
+        "title": title,
         "contentType": CONTENT_TYPE,
-        "headers": {"$ref": "#/components/schemas/IngressHeaders"},
+        "headers": {"$ref": f"#/components/schemas/{headers}"},
         "bindings": _message_binding(),
     }
+
+
+def _ingress_message(record_type: RecordType | None, topic: str) -> dict[str, Any]:
+    message = _avro_message("change", f"A change of a record on {topic}", "IngressHeaders")
     if record_type is None:
         message["description"] = "No schema is registered for this topic yet: register one before publishing."
     else:
@@ -274,13 +279,7 @@ def _ingress_message(record_type: RecordType | None, topic: str) -> dict[str, An
 def _delivery_message(
     agreement: Agreement | None, types: Mapping[str, RecordType], topic: str
 ) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "name": "update",
-        "title": f"An update on {topic}",
-        "contentType": CONTENT_TYPE,
-        "headers": {"$ref": "#/components/schemas/DeliveryHeaders"},
-        "bindings": _message_binding(),
-    }
+    message = _avro_message("update", f"An update on {topic}", "DeliveryHeaders")
     provider = (
         None if agreement is None else types.get(f"ingress.{agreement.provider}.{agreement.record_type}")
     )

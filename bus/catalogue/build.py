@@ -10,8 +10,7 @@ from typing import Any
 
 from bus.acl.rules import in_force_on
 from bus.catalogue.model import AgreementEntry, Catalogue, FieldDoc, RecordType
-from bus.errors import TopicNameError
-from bus.event.topics import TopicKind, parse
+from bus.event.topics import ingress_subject_parts
 from bus.policy.agreement import Agreement
 from bus.policy.schema_paths import AvroNames, Definition, describe, namespace_of, provider_root
 
@@ -29,19 +28,6 @@ class Registered:
     compatibility: str
 
 
-def ingress_parts(subject: str) -> tuple[str, str] | None:
-    """``ingress.<provider>.<type>-value`` → (provider, type); None for any other subject."""
-    if not subject.endswith("-value"):
-        return None
-    try:
-        ref = parse(subject.removesuffix("-value"))
-    except TopicNameError:
-        return None
-    if ref.kind is not TopicKind.INGRESS or ref.agency is None or ref.record_type is None:
-        return None
-    return str(ref.agency), str(ref.record_type)
-
-
 def build_catalogue(
     registered: Iterable[Registered],
     agreements: Iterable[Agreement],
@@ -55,7 +41,7 @@ def build_catalogue(
     entries = sorted((agreement_entry(a, today, names) for a in agreements), key=lambda e: e.id)
     types: list[RecordType] = []
     for found in sorted(registered, key=lambda r: r.subject):
-        parts = ingress_parts(found.subject)
+        parts = ingress_subject_parts(found.subject)
         if parts is None:
             continue
         provider, rtype = parts

@@ -9,11 +9,12 @@ from typing import Any
 from bus.acl.rules import directory_agencies
 from bus.acl.sync import desired_rules, utc_today
 from bus.catalogue.asyncapi import Server, asyncapi_document
-from bus.catalogue.build import Names, Registered, build_catalogue, ingress_parts
+from bus.catalogue.build import Names, Registered, build_catalogue
 from bus.catalogue.model import Catalogue
 from bus.directory.model import Role
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
+from bus.event.topics import ingress_subject_parts
 from bus.policy.agreement import Agreement
 from bus.registry.client import RegistryClient
 from bus.registry.errors import SubjectNotFound
@@ -22,7 +23,7 @@ from bus.report.sources import agency_names
 
 async def registered_types(registry: RegistryClient) -> list[Registered]:
     """The latest version and compatibility level of every ingress value subject (deleted ones skipped)."""
-    subjects = [s for s in await registry.subjects() if ingress_parts(s) is not None]
+    subjects = [s for s in await registry.subjects() if ingress_subject_parts(s) is not None]
     found = await asyncio.gather(*(_registered(registry, s) for s in subjects))
     return [r for r in found if r is not None]
 

@@ -123,6 +123,19 @@ def parse(name: str) -> TopicRef:
     return TopicRef(builder(*rest), kind, agency_id(rest[0]), record_type(rest[1]))
 
 
+def ingress_subject_parts(subject: str) -> tuple[AgencyId, RecordType] | None:
+    """(provider, record type) of an ``ingress.<provider>.<type>-value`` registry subject; None for others."""
+    if not subject.endswith("-value"):
+        return None
+    try:
+        ref = parse(subject.removesuffix("-value"))
+    except TopicNameError:
+        return None
+    if ref.kind is not TopicKind.INGRESS or ref.agency is None or ref.record_type is None:
+        return None
+    return ref.agency, ref.record_type
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """How a topic is created: partitions and the configs that matter for its role."""

@@ -19,7 +19,7 @@ from bus.gateway.access import authenticate
 from bus.gateway.catalogue import CatalogueDesk
 from bus.gateway.catalogue_words import catalogue_label
 from bus.gateway.errors import status_of
-from bus.gateway.html import PAGE_HEADERS, e, error_page, signed_in
+from bus.gateway.html import PAGE_HEADERS, document_head, e, error_page, signed_in
 from bus.gateway.html import authorization as page_authorization
 from bus.gateway.page_assets import CSS
 from bus.gateway.words import LANGUAGE_NAMES, Lang, negotiate
@@ -73,15 +73,8 @@ def render(catalogue: Catalogue, lang: Lang) -> str:
             f'<h2 id="unregistered-heading">{t("unregistered")}</h2>'
             f"{_agreements(catalogue.unregistered_agreements, lang)}</section>"
         )
-    return f"""<!doctype html>
-<html lang="{lang.value}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{t("title")}</title>
-<link rel="stylesheet" href="{STYLESHEET}">
-</head>
-<body>
+    head = document_head(lang, catalogue_label("title", lang), STYLESHEET)
+    return f"""{head}<body>
 <header>
 <h1>{t("title")}</h1>
 <p>{t("intro")}</p>

@@ -31,6 +31,20 @@ def e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def document_head(lang: Lang, title: str, stylesheet: str, script: str | None = None) -> str:
+    """Where every page starts: its language, charset, viewport, title and the gateway's own assets."""
+    deferred = f'\n<script src="{e(script)}" defer></script>' if script else ""
+    return f"""<!doctype html>
+<html lang="{lang.value}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}</title>
+<link rel="stylesheet" href="{e(stylesheet)}">{deferred}
+</head>
+"""
+
+
 def authorization(request: Request, cookie: str) -> str | None:
     """The request's bearer credentials: its Authorization header, else the page's sign-in cookie."""
     header = request.headers.get("authorization")

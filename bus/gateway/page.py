@@ -26,7 +26,7 @@ from bus.errors import BusError, RecordInvalidError
 from bus.gateway.access import authenticate, require_page_reader
 from bus.gateway.consent_api import ConsentAction, ConsentChannel, ConsentDesk, ConsentIn
 from bus.gateway.errors import NotAllowed, status_of
-from bus.gateway.html import PAGE_HEADERS, e, error_page, signed_in
+from bus.gateway.html import PAGE_HEADERS, document_head, e, error_page, signed_in
 from bus.gateway.html import authorization as page_authorization
 from bus.gateway.page_assets import CSS, JS
 from bus.gateway.reads import ReadKind
@@ -93,16 +93,8 @@ class PageView:
             if timeline.next_cursor
             else ""
         )
-        return f"""<!doctype html>
-<html lang="{lang.value}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{t("title")}</title>
-<link rel="stylesheet" href="/tracker.css">
-<script src="/tracker.js" defer></script>
-</head>
-<body>
+        head = document_head(lang, label("title", lang), "/tracker.css", "/tracker.js")
+        return f"""{head}<body>
 <a class="skip" href="#timeline">{t("timeline")}</a>
 <header>
 <h1>{t("title")}</h1>

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bus.errors import BusError, ConfigError, TopicNameError
-from bus.event.topics import ingress, parse
+from bus.errors import BusError, ConfigError
+from bus.event.topics import ingress, ingress_subject_parts
 from bus.ids import SchemaId, TopicName
 from bus.policy.agreement import Agreement
 from bus.policy.agreements_view import AgreementsView
@@ -127,7 +127,7 @@ class Routes:
             if writer_id in self._writer_schemas:
                 continue
             # one id for one schema text: agencies that register the same canonical schema share it
-            owners = tuple(sorted({p for p in map(_ingress_parts, subjects) if p is not None}))
+            owners = tuple(sorted({p for p in map(ingress_subject_parts, subjects) if p is not None}))
             if owners:
                 self._writer_schemas[writer_id] = (text, owners)
                 await self._prepare(writer_id)
@@ -204,19 +204,6 @@ class Routes:
 
     def all_routes(self) -> list[Route]:
         return [route for routes in self._compiled.values() for route in routes]
-
-
-def _ingress_parts(subject: str) -> tuple[str, str] | None:
-    """(provider, record type) of an ``ingress.<provider>.<type>-value`` subject; None for others."""
-    if not subject.endswith("-value"):
-        return None
-    try:
-        ref = parse(subject.removesuffix("-value"))
-    except TopicNameError:
-        return None
-    if ref.agency is None or ref.record_type is None or not subject.startswith("ingress."):
-        return None
-    return ref.agency, ref.record_type
 
 
 def _missing_problem(agreement: Agreement, missing: tuple[str, ...], which: str) -> str:
