@@ -131,7 +131,9 @@ async def apply_folder(
             await producer.send_and_wait(
                 SystemTopic.AGREEMENTS,
                 key=agreement_id.encode(),
-                value=wanted[agreement_id].model_dump_json().encode(),
+                # unset optional fields left out: an agreement without a purpose code or disclosure
+                # stays readable by components not yet upgraded (a rolling upgrade)
+                value=wanted[agreement_id].model_dump_json(exclude_none=True).encode(),
             )
         for agreement_id in removed:
             await producer.send_and_wait(SystemTopic.AGREEMENTS, key=agreement_id.encode(), value=None)

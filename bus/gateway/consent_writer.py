@@ -15,7 +15,9 @@ async def send_consent(producer: AIOKafkaProducer, record: ConsentRecord) -> Rec
     metadata: RecordMetadata = await producer.send_and_wait(
         SystemTopic.CONSENT,
         key=consent_key(record.subject, record.consumer, record.purpose).encode(),
-        value=record.model_dump_json().encode(),
+        # unset optional fields left out: a grant without an end is written exactly as before ends
+        # existed, so processors not yet upgraded keep reading bus.consent during a rolling upgrade
+        value=record.model_dump_json(exclude_none=True).encode(),
     )
     return metadata
 

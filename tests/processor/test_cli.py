@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import yaml
@@ -85,3 +86,22 @@ async def test_dlq_list_shows_the_reason_and_replay_reinjects_unchanged(
     assert [r.value for r in ingress] == [b"\x07garbage", b"\x07garbage"]
     assert dict(ingress[0].headers)["ce_id"] == dict(ingress[1].headers)["ce_id"]
     assert "bus_dlq_reason" not in dict(ingress[1].headers)
+
+
+def test_an_agreement_without_the_later_fields_is_written_as_before_they_existed(
+    world: World, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # given an agreement with neither a purpose code nor a disclosure, applied
+    write_agreement(tmp_path, world, "pension", ["iin"])
+    args = ("--registry", world.registry_url, "--bootstrap", kafka_bootstrap, "--profile", PROFILE)
+    assert bus("agreements", "apply", str(tmp_path), *args).returncode == 0
+    # then its record on bus.agreements has no key for them (components not yet upgraded read it)
+    [value] = [
+        r.value
+        for r in asyncio.run(read_to_end(world.settings, SystemTopic.AGREEMENTS))
+        if r.key == f"pension-{world.unique}".encode() and r.value is not None
+    ]
+    assert set(json.loads(value)) <= {
+        "id", "provider", "consumer", "record_type", "fields", "purpose", "legal_basis", "valid_from",
+        "valid_until", "consent", "where", "replaces",
+    }  # fmt: skip
