@@ -179,6 +179,12 @@ def table(scenarios: dict[str, Any]) -> Table:
         add("pipeline", "ratio to raw (same fan-out, batched)", pipe["ratio_to_raw"], ".2f")
         add("pipeline", "ratio to raw (per-record send)", pipe["ratio_to_raw_per_record_send"], ".2f")
         add("pipeline", "subscriber SDK events/s (one agreement)", pipe["subscriber"]["events_per_s"])
+        add(
+            "pipeline",
+            "CPU µs per event, whole worker (processing + Kafka client threads)",
+            pipe["cpu_us_per_event_whole_worker"],
+            ".0f",
+        )
         for codec, value in pipe["compression_events_per_s"].items():
             add("pipeline", f"events/s with compression {codec}", value)
         for guarantee, value in pipe.get("guarantee_events_per_s", {}).items():
