@@ -19,10 +19,10 @@ from bus.gateway.access import authenticate
 from bus.gateway.catalogue import CatalogueDesk
 from bus.gateway.catalogue_words import catalogue_label
 from bus.gateway.errors import status_of
-from bus.gateway.html import PAGE_HEADERS, document_head, e, error_page, signed_in
+from bus.gateway.html import PAGE_HEADERS, document_head, e, error_page, language_links, signed_in
 from bus.gateway.html import authorization as page_authorization
 from bus.gateway.page_assets import CSS
-from bus.gateway.words import LANGUAGE_NAMES, Lang, negotiate
+from bus.gateway.words import Lang, negotiate
 
 COOKIE: Final = "bus_catalogue_token"
 STYLESHEET: Final = "/catalogue.css"
@@ -55,12 +55,7 @@ def render(catalogue: Catalogue, lang: Lang) -> str:
     def t(name: str) -> str:
         return e(catalogue_label(name, lang))
 
-    languages = "".join(
-        f'<li><a href="{e(_url(lang=code.value))}" lang="{code.value}" hreflang="{code.value}"'
-        + (' aria-current="true"' if code is lang else "")
-        + f">{e(name)}</a></li>"
-        for code, name in LANGUAGE_NAMES.items()
-    )
+    languages = language_links(lang, lambda code: _url(lang=code))
     contents = "".join(
         f'<li><a href="#{e(anchor(rt))}">{e(rt.record_type)} — {e(rt.provider_name or rt.provider)}</a></li>'
         for rt in catalogue.record_types

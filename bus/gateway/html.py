@@ -8,6 +8,7 @@ page's path, and dropped from the address by a redirect (the gateway keeps no ac
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Final
 
 from fastapi import Request
@@ -15,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bus.errors import BusError
 from bus.gateway.errors import status_of
-from bus.gateway.words import Lang
+from bus.gateway.words import LANGUAGE_NAMES, Lang
 
 PAGE_HEADERS: Final = {
     "Cache-Control": "no-store",
@@ -43,6 +44,16 @@ def document_head(lang: Lang, title: str, stylesheet: str, script: str | None = 
 <link rel="stylesheet" href="{e(stylesheet)}">{deferred}
 </head>
 """
+
+
+def language_links(lang: Lang, url_for: Callable[[str], str]) -> str:
+    """The switcher's list items: each language by its own name, the current one marked."""
+    return "".join(
+        f'<li><a href="{e(url_for(code.value))}" lang="{code.value}" hreflang="{code.value}"'
+        + (' aria-current="true"' if code is lang else "")
+        + f">{e(name)}</a></li>"
+        for code, name in LANGUAGE_NAMES.items()
+    )
 
 
 def authorization(request: Request, cookie: str) -> str | None:

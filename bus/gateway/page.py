@@ -26,12 +26,12 @@ from bus.errors import BusError, RecordInvalidError
 from bus.gateway.access import authenticate, require_page_reader
 from bus.gateway.consent_api import ConsentAction, ConsentChannel, ConsentDesk, ConsentIn
 from bus.gateway.errors import NotAllowed, status_of
-from bus.gateway.html import PAGE_HEADERS, document_head, e, error_page, signed_in
+from bus.gateway.html import PAGE_HEADERS, document_head, e, error_page, language_links, signed_in
 from bus.gateway.html import authorization as page_authorization
 from bus.gateway.page_assets import CSS, JS
 from bus.gateway.reads import ReadKind
 from bus.gateway.tracker import Tracker, TrackerItem, TrackerPage
-from bus.gateway.words import LANGUAGE_NAMES, Lang, label, negotiate
+from bus.gateway.words import Lang, label, negotiate
 from bus.policy.consent import ConsentRecord, ConsentStatus
 
 COOKIE = "bus_portal_token"
@@ -80,12 +80,7 @@ class PageView:
         def t(name: str) -> str:
             return e(label(name, lang))
 
-        languages = "".join(
-            f'<li><a href="{e(_page_url(key, lang=code.value))}" lang="{code.value}" hreflang="{code.value}"'
-            + (' aria-current="true"' if code is lang else "")
-            + f">{e(name)}</a></li>"
-            for code, name in LANGUAGE_NAMES.items()
-        )
+        languages = language_links(lang, lambda code: _page_url(key, lang=code))
         status = t(f"done_{done}") if done in ("granted", "revoked") else ""
         older = (
             f'<p><a rel="next" href="{e(_page_url(key, lang=lang.value, cursor=timeline.next_cursor))}">'
