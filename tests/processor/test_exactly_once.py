@@ -201,8 +201,11 @@ async def test_a_zombie_worker_resumed_after_a_takeover_is_fenced_and_never_seen
     # and worker B of the same group that took its partitions over and committed
     # when A resumes and tries to commit its transaction
     ids, got, zombie_output = await _zombie_run(world, fencing="on")
-    # then the coordinator refused it, and a read_committed reader sees each change exactly once
-    assert "fenced" in zombie_output.lower() or "generation" in zombie_output.lower(), zombie_output[-3000:]
+    # then the coordinator refused it (a fenced producer, a stale generation, or a member the group
+    # already removed, depending on how far the rebalance got), and a read_committed reader sees
+    # each change exactly once
+    refusals = ("fenced", "generation", "unknown_member_id")
+    assert any(r in zombie_output.lower() for r in refusals), zombie_output[-3000:]
     assert sorted(got) == sorted(ids)
 
 
