@@ -79,7 +79,13 @@ async def processor_process(world: World, provider: Provider, group: str, *, wai
     return await spawn(
         world,
         "processor",
-        {"group": group, "token": world.token, "pattern": rf"^{provider.topic}$", "wait_go": wait_go},
+        {
+            "group": group,
+            "token": world.token,
+            "pattern": rf"^{provider.topic}$",
+            "signing_key": str(provider.processor_settings().signing_key),
+            "wait_go": wait_go,
+        },
     )
 
 

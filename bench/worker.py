@@ -40,6 +40,7 @@ async def processor(config: dict[str, Any]) -> None:
             registry_url=config["registry"],
             operator_token=config["token"],
             topic_pattern=config["pattern"],
+            signing_key=Path(config["signing_key"]),
         ),
     )
     stop = asyncio.Event()

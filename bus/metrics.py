@@ -23,6 +23,12 @@ DENIALS = Counter("bus_denials_total", "Deliveries refused by policy, by reason.
 DEAD_LETTERS = Counter(
     "bus_dead_letters_total", "Inputs parked on dlq.<provider>, by reason.", ["provider", "reason"]
 )
+UNDELIVERABLE = Counter(
+    "bus_deliveries_refused_total",
+    "Delivery records a reader (subscriber SDK, webhook dispatcher, wallet) refused to hand over and parked, "
+    "by reason; bad_signature means the processor did not sign it as it is.",
+    ["reason"],
+)
 END_TO_END = Histogram(
     "bus_end_to_end_seconds",
     "From ce_time (published) to the delivery being written.",

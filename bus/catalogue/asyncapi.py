@@ -48,24 +48,20 @@ HEADER_DOCS: Final = {
     "content-type": "Always application/avro: the value is Confluent-framed Avro.",
     "bus_sequence": "The provider's per-record sequence number: order of changes to one record.",
     "bus_changed": "Comma-separated dotted paths that changed (deliveries: only granted ones).",
-    "bus_signature": "The provider's Ed25519 signature over its batch's Merkle root (base64url).",
-    "bus_sig_proof": "The Merkle inclusion proof of this event in the signed batch.",
-    "bus_sig_key": "Id of the provider's public key in the agency directory.",
+    "bus_signature": "Ed25519 signature over the batch's Merkle root (base64url): the provider's on "
+    "ingress, the processor's (directory identity bus.processor) on deliveries; verify before use.",
+    "bus_sig_proof": "The Merkle inclusion proof of this record in the signed batch ('' for a batch of one).",
+    "bus_sig_key": "Id of the signer's public key in the directory (registry: GET /keys/<identity>).",
     "bus_agreement": "Id of the agreement the delivery was decided under.",
 }
 _CE_REQUIRED: Final = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
-INGRESS_HEADERS: Final = (
-    *_CE_REQUIRED,
-    "content-type",
-    "bus_sequence",
-    "bus_changed",
-    "bus_signature",
-    "bus_sig_proof",
-    "bus_sig_key",
-)
-INGRESS_REQUIRED: Final = (*_CE_REQUIRED, "bus_signature", "bus_sig_proof", "bus_sig_key")
-DELIVERY_HEADERS: Final = (*_CE_REQUIRED, "content-type", "bus_sequence", "bus_changed", "bus_agreement")
-DELIVERY_REQUIRED: Final = (*_CE_REQUIRED, "bus_agreement")
+_PROOF: Final = ("bus_signature", "bus_sig_proof", "bus_sig_key")  # the signer's, checked before use
+INGRESS_HEADERS: Final = (*_CE_REQUIRED, "content-type", "bus_sequence", "bus_changed", *_PROOF)
+INGRESS_REQUIRED: Final = (*_CE_REQUIRED, *_PROOF)
+DELIVERY_HEADERS: Final = (
+    *_CE_REQUIRED, "content-type", "bus_sequence", "bus_changed", "bus_agreement", *_PROOF
+)  # fmt: skip
+DELIVERY_REQUIRED: Final = (*_CE_REQUIRED, "bus_agreement", *_PROOF)
 
 
 @dataclass(frozen=True)

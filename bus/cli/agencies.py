@@ -18,25 +18,19 @@ from rich.table import Table
 from bus.acl.sync import reconcile
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
-from bus.directory.model import AgencyEntry, Role
+from bus.directory.keys import register_public_key, write_private_key
+from bus.directory.model import PROCESSOR_IDENTITY, AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
-from bus.directory.view import AgencyDirectory
+from bus.directory.view import current_directory
 from bus.errors import ConfigError
-from bus.event.signing import key_id_for, private_key_pem, public_key_from_text, public_key_text
-from bus.event.topics import SystemTopic, agency_id
+from bus.event.signing import public_key_from_text
+from bus.event.topics import agency_id
 from bus.kafka.access import upsert_users
-from bus.kafka.client import BrokerProfile, KafkaSettings, read_to_end
+from bus.kafka.client import BrokerProfile, KafkaSettings
 
 app = typer.Typer(help="Add and list agencies and their tokens.", no_args_is_help=True)
 console = Console()
-
-
-async def current_directory(settings: KafkaSettings) -> AgencyDirectory:
-    directory = AgencyDirectory()
-    for record in await read_to_end(settings, SystemTopic.AGENCIES):
-        directory.apply(record)
-    return directory
 
 
 @app.command("add")
@@ -55,6 +49,11 @@ def add(
         agency_id(agency)
         if role is Role.OPERATOR:
             raise ConfigError("the operator is not a directory entry", hint="set BUS_OPERATOR_TOKEN instead")
+        if role is Role.PROCESSOR:
+            raise ConfigError(
+                f"the processor's entry {PROCESSOR_IDENTITY!r} holds signing keys only",
+                hint=f"bus agencies keygen {PROCESSOR_IDENTITY} --out processor.pem",
+            )
         existing = (await current_directory(settings)).get(agency)
         if existing is not None and not rotate:
             raise ConfigError(f"agency {agency!r} already exists", hint="pass --rotate to issue a new token")
@@ -114,27 +113,20 @@ async def _issue_kafka_login(settings: KafkaSettings, agency: str) -> None:
 
 
 async def _add_public_key(settings: KafkaSettings, agency: str, public_key: Ed25519PublicKey) -> str:
-    entry = (await current_directory(settings)).get(agency)
-    if entry is None:
-        raise ConfigError(
-            f"agency {agency!r} is not in the directory", hint=f"bus agencies add {agency} --name …"
-        )
-    key_id = key_id_for(public_key)
-    keys = {**entry.public_keys, key_id: public_key_text(public_key)}  # old key ids stay valid
-    await put_agency(settings, entry.model_copy(update={"public_keys": keys}))
-    if settings.authenticates:  # a signing key lets the agency publish its own ingress topics
+    key_id = await register_public_key(settings, agency, public_key)
+    if settings.authenticates and agency != PROCESSOR_IDENTITY:  # a signing key lets the agency publish
         await reconcile(settings)
     return key_id
 
 
 @app.command("keygen")
 def keygen(
-    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    agency: Annotated[str, typer.Argument(help=f"Agency id, or {PROCESSOR_IDENTITY} (delivery signer).")],
     out: Annotated[Path, typer.Option(help="Where to write the private key (PEM, mode 0600).")],
     bootstrap: Bootstrap = None,
     profile: Profile = BrokerProfile.KAFKA,
 ) -> None:
-    """Create a signing key for an agency and publish its public key (older keys stay valid)."""
+    """Create a signing key for an agency or the processor, publish its public key (old keys stay valid)."""
 
     async def body() -> None:
         settings = require_settings(bootstrap, profile)
@@ -144,8 +136,7 @@ def keygen(
             )
         key = Ed25519PrivateKey.generate()
         key_id = await _add_public_key(settings, agency, key.public_key())
-        out.touch(mode=0o600)
-        out.write_bytes(private_key_pem(key))
+        write_private_key(out, key)
         console.print(f"agency [bold]{agency}[/]: new key {key_id}; private key written to {out}")
 
     run(body())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -39,6 +40,13 @@ def run_processor(
             "transaction and takes its partitions back at once. With --workers, suffixed -0, -1, ..."
         ),
     ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="PEM key the deliveries are signed with (else BUS_PROCESSOR_SIGNING_KEY); make it with "
+            "`bus agencies keygen bus.processor --out FILE`."
+        ),
+    ] = None,
 ) -> None:
     """Process ingress.* until Ctrl-C; with --workers N, run N worker processes in one group."""
     if workers > 1:
@@ -54,7 +62,7 @@ def run_processor(
             "--profile",
             profile.value,
         ]
-        argv += ["--ops-host", ops_host]
+        argv += ["--ops-host", ops_host, *(["--signing-key", str(signing_key)] if signing_key else [])]
         workers_argv = [
             [*argv, "--ops-port", str(ops_port + i if ops_port else 0)]
             + (["--instance", f"{instance}-{i}"] if instance else [])
@@ -65,6 +73,8 @@ def run_processor(
 
     async def body() -> None:
         named: dict[str, Any] = {"instance": instance} if instance else {}  # else BUS_PROCESSOR_INSTANCE
+        if signing_key:
+            named["signing_key"] = signing_key
         settings = ProcessorSettings(group_id=group, registry_url=registry, topic_pattern=topics, **named)
         processor = Processor(require_settings(bootstrap, profile), settings)
         with stop_requested() as stop:

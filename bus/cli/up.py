@@ -31,6 +31,7 @@ from bus.demo.akimat_export import import_akimat_export
 from bus.demo.ending import show_scorecard, show_wallet
 from bus.demo.portal_receiver import PortalReceiver
 from bus.demo.scenario import CITIZEN, Step, run_scenario
+from bus.directory.keys import ensure_processor_key
 from bus.directory.model import WebhookEntry
 from bus.directory.tokens import new_token
 from bus.event import topics
@@ -133,9 +134,14 @@ def up(
                 )
                 return Served(GatewayService(settings, gateway_settings))
 
+            processor_key = local / "processor-key.pem"
+            await ensure_processor_key(settings, processor_key)
+
             def processor() -> Component:
                 # one stable worker slot: a restart aborts the crashed worker's open transaction at once
-                worker = ProcessorSettings(registry_url=registry_url, operator_token=token, instance="up")
+                worker = ProcessorSettings(
+                    registry_url=registry_url, operator_token=token, instance="up", signing_key=processor_key
+                )
                 return Processor(settings, worker)
 
             def webhooks() -> Component:

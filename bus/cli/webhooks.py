@@ -14,12 +14,13 @@ from bus.cli.options import DEFAULT_REGISTRY_URL, Bootstrap, Profile, RegistryUr
 from bus.cli.runner import run
 from bus.cli.signals import stop_requested
 from bus.directory.model import WebhookEntry
+from bus.directory.view import current_directory
 from bus.errors import ConfigError
 from bus.event.topics import dlq_webhook
 from bus.kafka.client import BrokerProfile, make_producer, read_to_end
 from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 from bus.webhooks.message import new_secret
-from bus.webhooks.registration import check_secret, check_url, current_directory, remove_webhook, set_webhook
+from bus.webhooks.registration import check_secret, check_url, remove_webhook, set_webhook
 
 app = typer.Typer(
     help="Deliver updates to agencies' HTTPS endpoints (Standard Webhooks).", no_args_is_help=True

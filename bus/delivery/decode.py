@@ -1,7 +1,8 @@
 """Turn a record of ``deliver.<consumer>.<agreement>`` into an :class:`Update` or a :class:`Undeliverable`.
 
-Shared by the subscriber SDK and the webhook dispatcher so both read deliveries the same way.
-Schemas are fetched per batch first (``prefetch``), so decoding itself makes no network calls.
+Shared by the subscriber SDK, the webhook dispatcher and the wallet so all read deliveries the same
+way: only what the processor signed, under the agreement of the topic it is on, is handed over.
+Schemas and keys are fetched per batch first (``prefetch``), so decoding makes no network calls.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ import time
 from typing import TYPE_CHECKING
 
 from bus.delivery.update import Ack, Undeliverable, Update, _no_ack
-from bus.errors import EnvelopeError, UnknownSchemaIdError, WireFormatError
+from bus.errors import EnvelopeError, TopicNameError, UnknownSchemaIdError, WireFormatError
+from bus.event import topics
 from bus.event.envelope import ChangeKind, Envelope
 from bus.event.serde import AvroSerde, framed_schema_ids
+from bus.event.signed_delivery import verify_delivery
+from bus.event.signing import SignatureError, Verifier
 from bus.ids import SchemaId
+from bus.metrics import UNDELIVERABLE
 from bus.registry.errors import SchemaNotFound
 
 if TYPE_CHECKING:
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 
     from aiokafka import ConsumerRecord
 
+    from bus.delivery.keys import DeliveryKeys
     from bus.registry.client import RegistryClient
 
 
@@ -28,8 +34,12 @@ _RETRY_MISS_S = 30.0
 
 
 class DeliveryDecoder:
-    def __init__(self, registry: RegistryClient, legal_basis: Callable[[str], str | None]) -> None:
+    def __init__(
+        self, registry: RegistryClient, legal_basis: Callable[[str], str | None], keys: DeliveryKeys
+    ) -> None:
         self._registry = registry
+        self._keys = keys
+        self._verifier = Verifier(keys.lookup, cache_size=4096)  # one Ed25519 check per processor batch
         self._legal_basis = legal_basis
         self._texts: dict[SchemaId, str | None] = {}
         self._misses: dict[SchemaId, float] = {}  # unknown ids are asked again later (another registry
@@ -37,7 +47,12 @@ class DeliveryDecoder:
         self._serde = AvroSerde(self._texts.get)
 
     async def prefetch(self, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
-        """Fetch every schema id the records use that is not cached yet (unknown ids are remembered)."""
+        """Fetch every schema id and processor key the records use that is not cached yet (unknown
+        schema ids are remembered)."""
+        records = list(records)
+        await self._keys.refresh(
+            {bytes(v).decode("ascii", "replace") for r in records for k, v in r.headers if k == "bus_sig_key"}
+        )
         now = time.monotonic()
         retry = {i for i, at in self._misses.items() if now - at > _RETRY_MISS_S}
         for schema_id in framed_schema_ids(r.value for r in records) - (self._texts.keys() - retry):
@@ -54,6 +69,7 @@ class DeliveryDecoder:
         event_id = dict(headers).get("ce_id", b"").decode("utf-8", "replace") or None
 
         def error(reason: str, detail: str) -> Undeliverable:
+            UNDELIVERABLE.labels(reason=reason).inc()
             return Undeliverable(
                 record.topic, record.partition, record.offset, key, event_id, reason, detail,
                 record.value, headers, ack,
@@ -65,6 +81,20 @@ class DeliveryDecoder:
             return error("envelope_invalid", exc.message)
         if envelope.agreement is None:
             return error("agreement_missing", "a delivery must carry the bus_agreement header")
+        try:
+            on = topics.parse(record.topic).agreement
+        except TopicNameError:
+            on = None
+        if on != envelope.agreement:
+            return error(
+                "bad_signature",
+                f"a delivery decided under agreement {envelope.agreement!r} is on topic {record.topic!r}: "
+                "deliveries are only valid on their own agreement's topic",
+            )
+        try:
+            verify_delivery(self._verifier, headers, record.value)
+        except SignatureError as exc:
+            return error("bad_signature", f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
         if key != envelope.subject:
             return error("key_mismatch", "the record key must equal ce_subject")
         payload = None

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bus.ids import AgencyId
+
+PROCESSOR_IDENTITY: Final = "bus.processor"
+"""The directory identity whose keys sign every delivery (DESIGN §3); never an agency id (it has a dot)."""
 
 
 class Role(StrEnum):
@@ -17,6 +21,7 @@ class Role(StrEnum):
     PORTAL = "portal"
     AUDITOR = "auditor"
     OPERATOR = "operator"
+    PROCESSOR = "processor"  # the bus's delivery signer: public keys only, no token, no broker rights
 
 
 class WebhookEntry(BaseModel):
@@ -38,12 +43,21 @@ class AgencyEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=64)
+    id: str = Field(pattern=r"^(?:[a-z0-9]+(?:-[a-z0-9]+)*|bus\.processor)$", max_length=64)
     name: str = Field(min_length=1, max_length=200)
     role: Role = Role.AGENCY
     token_hashes: tuple[str, ...] = ()
     public_keys: dict[str, str] = Field(default_factory=dict)
     webhook: WebhookEntry | None = None
+
+    @model_validator(mode="after")
+    def _processor_holds_keys_only(self) -> Self:
+        """The processor's entry publishes its signing keys and nothing else: no login, no webhook."""
+        if (self.id == PROCESSOR_IDENTITY) != (self.role is Role.PROCESSOR):
+            raise ValueError(f"only the entry {PROCESSOR_IDENTITY!r} has role 'processor', and it must")
+        if self.role is Role.PROCESSOR and (self.token_hashes or self.webhook):
+            raise ValueError(f"{PROCESSOR_IDENTITY!r} holds public keys only: no tokens, no webhook")
+        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,15 @@ from pydantic import ValidationError
 
 from bus.directory.model import AgencyEntry, Principal, Role
 from bus.directory.tokens import credentials_from_header, hash_token, token_matches
+from bus.event.signing import public_key_from_text
 from bus.event.topics import SystemTopic
 from bus.ids import AgencyId
+from bus.kafka.client import read_to_end
 from bus.kafka.follow import TopicFollower
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from bus.kafka.client import KafkaSettings
 
@@ -29,6 +32,7 @@ class AgencyDirectory:
         self._entries: dict[str, AgencyEntry] = {}
         self._by_token_hash: dict[str, str] = {}
         self._operator_hash = hash_token(operator_token) if operator_token else None
+        self._keys: dict[tuple[str, str, str], Ed25519PublicKey] = {}
         self.version = 0  # bumps on every record, so followers of the view know when to look again
 
     def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
@@ -53,6 +57,17 @@ class AgencyDirectory:
     def get(self, agency_id: str) -> AgencyEntry | None:
         return self._entries.get(agency_id)
 
+    def public_key(self, identity: str, key_id: str) -> Ed25519PublicKey | None:
+        """A ``KeyLookup`` over the directory: parsed once per key text, gone once the entry drops it."""
+        entry = self._entries.get(identity)
+        text = entry.public_keys.get(key_id) if entry else None
+        if text is None:
+            return None
+        cache_key = (identity, key_id, text)
+        if cache_key not in self._keys:
+            self._keys[cache_key] = public_key_from_text(text)
+        return self._keys[cache_key]
+
     def entries(self) -> list[AgencyEntry]:
         return sorted(self._entries.values(), key=lambda e: e.id)
 
@@ -72,3 +87,11 @@ class AgencyDirectory:
 
     def follower(self, settings: KafkaSettings) -> TopicFollower:
         return TopicFollower(settings, SystemTopic.AGENCIES, self.apply)
+
+
+async def current_directory(settings: KafkaSettings) -> AgencyDirectory:
+    """The directory as it stands now, read once to the end of ``bus.agencies`` (CLI commands)."""
+    directory = AgencyDirectory()
+    for record in await read_to_end(settings, SystemTopic.AGENCIES):
+        directory.apply(record)
+    return directory

@@ -21,18 +21,21 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import TopicPartition
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.acl.rules import PROCESSOR
 from bus.audit.entry import AUDIT_SCHEMA, AUDIT_SUBJECT, AuditEntry
+from bus.directory.keys import load_signer
+from bus.directory.model import PROCESSOR_IDENTITY
 from bus.directory.view import AgencyDirectory
 from bus.errors import ConfigError
 from bus.event import topics
-from bus.event.signing import Verifier, public_key_from_text
+from bus.event.signed_delivery import sign_deliveries
+from bus.event.signing import Verifier, public_key_text
 from bus.ids import SchemaId
 from bus.kafka.client import (
     BrokerProfile,
@@ -59,6 +62,7 @@ from bus.run.environment import OperatorToken
 
 log = logging.getLogger(__name__)
 INGRESS_PATTERN = r"^ingress\.[a-z0-9-]+\.[a-z][a-z0-9_]*$"
+_DELIVERY = f"{topics.TopicKind.DELIVER.value}."
 
 
 class ProcessorSettings(BaseSettings):
@@ -82,6 +86,8 @@ class ProcessorSettings(BaseSettings):
     # the exactly-once engine's group session and transaction timeouts (the other keeps its profile's)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     transaction_timeout_ms: int = Field(default=10_000, ge=1000)
+    # the PEM key every delivery is signed with; its public key is registered under bus.processor
+    signing_key: Path | None = None
 
 
 @dataclass
@@ -102,6 +108,13 @@ class Processor:
                 "the processor needs the operator token to register delivery schemas",
                 hint="set BUS_OPERATOR_TOKEN",
             )
+        if settings.signing_key is None:
+            raise ConfigError(
+                "the processor signs every delivery and has no signing key",
+                hint=f"set BUS_PROCESSOR_SIGNING_KEY to a key made with "
+                f"`bus agencies keygen {PROCESSOR_IDENTITY} --out processor.pem`",
+            )
+        self.signer = load_signer(settings.signing_key, PROCESSOR_IDENTITY)
         self.kafka = kafka = kafka.acting_as(PROCESSOR.user)
         self.settings = settings
         self.registry = RegistryClient(settings.registry_url, token=settings.operator_token)
@@ -112,10 +125,9 @@ class Processor:
         self.routes = Routes(self.agreements, self.registry)
         self.backfills = BackfillView()
         self.backfiller = Backfiller(self.backfills, self.state, self.routes)
-        self._keys: dict[tuple[str, str, str], Ed25519PublicKey] = {}
         # A root is useful while its publisher batch is arriving: a few thousand cover minutes of
         # traffic and keep memory flat (the default 65,536 would hold ~25 MB before it stops growing).
-        self.verifier = Verifier(self._public_key, cache_size=4096)
+        self.verifier = Verifier(self.directory.public_key, cache_size=4096)
         self._followers = [
             self.directory.follower(kafka),
             TopicFollower(kafka, topics.SystemTopic.AGREEMENTS, self.agreements.apply),
@@ -162,16 +174,6 @@ class Processor:
     def exactly_once(self) -> bool:
         return self._ingress.exactly_once
 
-    def _public_key(self, agency: str, key_id: str) -> Ed25519PublicKey | None:
-        entry = self.directory.get(agency)
-        text = entry.public_keys.get(key_id) if entry else None
-        if text is None:
-            return None
-        cache_key = (agency, key_id, text)
-        if cache_key not in self._keys:
-            self._keys[cache_key] = public_key_from_text(text)
-        return self._keys[cache_key]
-
     async def start(self) -> None:
         await self._admin.start()
         await ensure_topics(
@@ -183,6 +185,7 @@ class Processor:
         audit_id = SchemaId(await self.registry.register(AUDIT_SUBJECT, json.dumps(AUDIT_SCHEMA)))
         for follower in self._followers:
             await follower.start()
+        self._check_registered()
         await self.routes.refresh()
         self.pipeline = Pipeline(
             registry=self.registry,
@@ -193,6 +196,16 @@ class Processor:
             audit_schema_id=audit_id,
         )
         await self._ingress.start()
+
+    def _check_registered(self) -> None:
+        """Refuse to start with a key consumers cannot verify: every delivery would be refused."""
+        public_key = self.signer.private_key.public_key()
+        if self.directory.public_key(PROCESSOR_IDENTITY, self.signer.key_id) is None:
+            raise ConfigError(
+                f"the processor's signing key {self.signer.key_id} is not registered under "
+                f"{PROCESSOR_IDENTITY!r} in the directory, so no consumer could verify its deliveries",
+                hint=f"bus agencies add-key {PROCESSOR_IDENTITY} --public-key {public_key_text(public_key)}",
+            )
 
     async def stop(self) -> None:
         closers = [self._ingress.stop, self._admin.close, self.registry.close]
@@ -243,6 +256,7 @@ class Processor:
         backfill = await self.backfiller.step(self.pipeline, self.assignment, now)  # after live: never ahead
         outputs += backfill.outputs
         entries += backfill.audit
+        sign_deliveries(self.signer, [(o.headers, o.value) for o in outputs if o.topic.startswith(_DELIVERY)])
         await self._ensure_topics({o.topic for o in outputs})
         offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
         acks = self._ingress.write(outputs, offsets)

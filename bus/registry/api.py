@@ -264,6 +264,13 @@ def create_app(store: SchemaStore, directory: AgencyDirectory, *, max_body_bytes
     async def subject_mode(subject: str) -> dict[str, str]:
         return {"mode": "READWRITE"}
 
+    @app.get("/keys/{identity}")
+    async def public_keys(identity: str) -> dict[str, Any]:
+        """Public signing keys of a directory identity: consumers may not read bus.agencies, and
+        verify the processor's signature on every delivery with these (empty if none)."""
+        entry = directory.get(identity)
+        return {"identity": identity, "keys": dict(entry.public_keys) if entry else {}}
+
     @app.get("/associations/resources/{resource:path}", include_in_schema=False)
     async def associations(resource: str) -> dict[str, Any]:
         raise SchemaNotFound(

@@ -109,6 +109,11 @@ class RegistryClient:
         """Subjects that have a (live) version with this schema id."""
         return list(await self._call("GET", f"/schemas/ids/{schema_id}/subjects"))
 
+    async def public_keys(self, identity: str) -> dict[str, str]:
+        """Key id → base64 public key of a directory identity (e.g. ``bus.processor``); bus extension."""
+        body = await self._call("GET", f"/keys/{quote(identity, safe='')}")
+        return {str(k): str(v) for k, v in dict(body["keys"]).items()}
+
     async def level(self, subject: str) -> str:
         """The compatibility level the registry enforces on ``subject`` (its own, else the global one)."""
         body = await self._call(

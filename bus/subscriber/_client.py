@@ -22,6 +22,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from bus.delivery.decode import DeliveryDecoder
+from bus.delivery.keys import RegistryKeys
 from bus.delivery.update import Undeliverable, Update
 from bus.directory.model import Role
 from bus.directory.view import AgencyDirectory
@@ -94,7 +95,9 @@ class Subscriber:
         self._store = SubscriberStore(
             store_path or Path(f"{self.agency}.subscriber.sqlite"), retention=retention
         )
-        self._decoder = DeliveryDecoder(self._registry, self._agreements.legal_basis)
+        self._decoder = DeliveryDecoder(
+            self._registry, self._agreements.legal_basis, RegistryKeys(self._registry)
+        )
         self._max_batch = max_batch
 
     async def start(self) -> None:

@@ -30,6 +30,7 @@ from bus.acl.rules import WALLET as WALLET_SERVICE
 from bus.audit.archive import DEFAULT_DB_URL
 from bus.audit.db import ArchiveStore
 from bus.delivery.decode import DeliveryDecoder
+from bus.delivery.keys import RegistryKeys
 from bus.delivery.update import Undeliverable, Update
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
@@ -98,7 +99,9 @@ class WalletMaterialiser:
         self._agreements = TopicFollower(kafka, SystemTopic.AGREEMENTS, self.agreements.apply)
         self._consents = TopicFollower(kafka, SystemTopic.CONSENT, self._apply_consent)
         self._registry = RegistryClient(settings.registry_url)
-        self._decoder = DeliveryDecoder(self._registry, self.agreements.legal_basis)
+        self._decoder = DeliveryDecoder(
+            self._registry, self.agreements.legal_basis, RegistryKeys(self._registry)
+        )
         self._consumer = make_consumer(kafka, group_id=settings.group_id, max_poll_records=settings.max_batch)
         self._assigned_version = -1
         self._started = False

@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.acl.rules import WEBHOOKS
 from bus.delivery.decode import DeliveryDecoder
+from bus.delivery.keys import DirectoryKeys
 from bus.delivery.update import Undeliverable
 from bus.directory.model import WebhookEntry
 from bus.directory.view import AgencyDirectory
@@ -38,7 +39,7 @@ from bus.policy.agreements_view import AgreementsView
 from bus.registry.client import RegistryClient
 from bus.run.backoff import Backoff
 from bus.run.closing import close_all
-from bus.webhooks.message import body_text
+from bus.webhooks.message import body_text, delivery_proof
 from bus.webhooks.parking import REASON_HORIZON, REASON_REJECTED, STAGE_DECODE, STAGE_WEBHOOK, parked_headers
 from bus.webhooks.progress import PartitionProgress
 from bus.webhooks.retry import Outcome, next_delay
@@ -102,7 +103,9 @@ class WebhookDispatcher:
             TopicFollower(kafka, topics.SystemTopic.AGREEMENTS, self._agreements.apply),
         ]
         self.registry = RegistryClient(settings.registry_url)
-        self.decoder = DeliveryDecoder(self.registry, self._agreements.legal_basis)
+        self.decoder = DeliveryDecoder(
+            self.registry, self._agreements.legal_basis, DirectoryKeys(self.directory)
+        )
         self.sender = Sender(
             connect_timeout_s=settings.connect_timeout_s, request_timeout_s=settings.request_timeout_s
         )
@@ -300,7 +303,7 @@ class WebhookDispatcher:
             await self._park(record, agency, STAGE_DECODE, item.reason, item.detail)
             return
         try:
-            body = body_text(item)
+            body = body_text(item, delivery_proof([(k, bytes(v)) for k, v in record.headers], record.value))
         except (TypeError, ValueError) as exc:
             await self._park(record, agency, STAGE_DECODE, "body_unencodable", str(exc))
             return

@@ -2,6 +2,9 @@
 
 Pure (no I/O): the dispatcher builds the body once per update and re-signs it per attempt,
 because ``webhook-timestamp`` must be fresh (receivers reject signatures older than 5 minutes).
+The HMAC proves the dispatcher sent it; ``busproof`` carries the processor's own signature, the
+exact header texts and Avro bytes it covers, so a receiver can prove the delivery came from the bus
+under that agreement (docs/webhooks.md).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from standardwebhooks import Webhook
 
 from bus import __version__
 from bus.delivery.update import Update
+from bus.directory.model import PROCESSOR_IDENTITY
+from bus.event.envelope import Headers
+from bus.event.signed_delivery import DIGEST_HEADERS, PROOF_HEADERS, verify_delivery
+from bus.event.signing import KeyLookup, SignatureError, Verifier
 
 CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
 USER_AGENT: Final = f"agency-bus-webhooks/{__version__}"
@@ -40,7 +47,41 @@ def _json_value(value: object) -> Any:
     raise TypeError(f"cannot put a {type(value).__name__} into a webhook body")
 
 
-def cloudevent(update: Update) -> dict[str, Any]:
+def delivery_proof(headers: Headers, value: bytes | None) -> str:
+    """The ``busproof`` attribute: compact JSON text (CloudEvents extensions are strings) of the
+    processor's signature, key id and proof, and the header texts and value bytes they cover."""
+    found = {name: bytes(raw).decode("utf-8", "replace") for name, raw in headers}
+    signature, proof, key = (found.get(name, "") for name in PROOF_HEADERS)
+    proof_body = {
+        "signer": PROCESSOR_IDENTITY,
+        "key": key,
+        "signature": signature,
+        "proof": proof,
+        "headers": {name: found[name] for name in DIGEST_HEADERS if name in found},
+        "value": None if value is None else base64.b64encode(value).decode("ascii"),
+    }
+    return json.dumps(proof_body, ensure_ascii=False, separators=(",", ":"))
+
+
+def verify_busproof(event: dict[str, Any], keys: KeyLookup) -> None:
+    """Raise ``SignatureError`` unless ``busproof`` verifies with the processor's key and names the
+    event's own id, subject and agreement (for receivers that install agency-bus; docs/webhooks.md)."""
+    try:
+        proof = json.loads(event["busproof"])
+        headers = {name: str(text).encode() for name, text in proof["headers"].items()}
+        fields = ("signature", "proof", "key")
+        headers.update({h: str(proof[f]).encode() for h, f in zip(PROOF_HEADERS, fields, strict=True)})
+        value = None if proof["value"] is None else base64.b64decode(proof["value"], validate=True)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise SignatureError("malformed", "the event has no readable busproof attribute") from None
+    named = {"ce_id": "id", "ce_subject": "subject", "bus_agreement": "agreement"}
+    for header, attribute in named.items():
+        if headers.get(header, b"").decode() != str(event.get(attribute)):
+            raise SignatureError("bad_proof", f"busproof covers another {attribute} than the event's")
+    verify_delivery(Verifier(keys, cache_size=0), headers, value)
+
+
+def cloudevent(update: Update, proof: str | None = None) -> dict[str, Any]:
     """CloudEvents 1.0 structured form of an update; extension attributes only when known."""
     event: dict[str, Any] = {
         "specversion": "1.0",
@@ -58,13 +99,17 @@ def cloudevent(update: Update) -> dict[str, Any]:
         event["sequence"] = update.sequence
     if update.changed:
         event["changed"] = ",".join(update.changed)
+    if proof is not None:
+        event["busproof"] = proof
     event["data"] = update.record
     return event
 
 
-def body_text(update: Update) -> str:
+def body_text(update: Update, proof: str | None = None) -> str:
     """The exact text that is signed and sent (UTF-8, compact separators)."""
-    return json.dumps(cloudevent(update), default=_json_value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        cloudevent(update, proof), default=_json_value, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 def signed_headers(webhook: Webhook, message_id: str, body: str, now: dt.datetime) -> dict[str, str]:

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
-from bus.directory.view import AgencyDirectory
+from bus.directory.view import current_directory
 from bus.errors import ConfigError
-from bus.event.topics import SystemTopic, agency_id
-from bus.kafka.client import KafkaSettings, read_to_end
+from bus.event.topics import agency_id
+from bus.kafka.client import KafkaSettings
 from bus.webhooks.message import SECRET_PREFIX
 
 
@@ -63,13 +63,6 @@ def check_secret(agency: str, secret: str) -> str:
             hint="use whsec_ followed by base64 of 24-64 random bytes, or omit --secret to generate one",
         )
     return secret
-
-
-async def current_directory(settings: KafkaSettings) -> AgencyDirectory:
-    directory = AgencyDirectory()
-    for record in await read_to_end(settings, SystemTopic.AGENCIES):
-        directory.apply(record)
-    return directory
 
 
 async def _entry(settings: KafkaSettings, agency: str) -> AgencyEntry:

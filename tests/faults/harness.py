@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bus.acl.sync import reconcile
 from bus.audit.keys import public_key_path
 from bus.broker.kafka.cluster import KafkaCluster
+from bus.directory.keys import ensure_processor_key
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
@@ -290,7 +291,8 @@ class FaultRun:
         self.add(
             "processor",
             ["bus", "processor", "run", "--group", f"bus-processor-{w.unique}", "--topics",
-             rf"^ingress\.{w.provider}\..*", "--registry", r, *common],
+             rf"^ingress\.{w.provider}\..*", "--registry", r,
+             "--signing-key", str(self.path("processor.pem")), *common],
             BUS_OPERATOR_TOKEN=self.operator_token,
         )  # fmt: skip
         self.add(
@@ -334,6 +336,7 @@ class FaultRun:
                 headers={"Authorization": f"Bearer {self.operator_token}"},
             )
             assert response.status_code == 200, response.text
+        await ensure_processor_key(self.settings, self.path("processor.pem"))
         key = Ed25519PrivateKey.generate()
         self.path("civil.pem").write_bytes(private_key_pem(key))
         public = key.public_key()

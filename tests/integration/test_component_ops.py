@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import httpx
 import pytest
 
 from bus.broker.ports import free_port
+from bus.directory.keys import ensure_processor_key
+from bus.kafka.client import KafkaSettings
 from tests.engine import PROFILE
 from tests.processes import running_bus
 
@@ -16,7 +19,10 @@ from tests.processes import running_bus
 def _commands(bootstrap: str, registry: str, tmp: Path) -> dict[str, list[str]]:
     common = ["--bootstrap", bootstrap, "--profile", PROFILE, "--registry", registry]
     return {
-        "processor": ["processor", "run", "--group", f"bus-processor-ops-{tmp.name}", *common],
+        "processor": [
+            "processor", "run", "--group", f"bus-processor-ops-{tmp.name}",
+            "--signing-key", str(tmp / "p.pem"), *common,
+        ],
         "webhooks": ["webhooks", "run", "--group", f"bus-webhooks-ops-{tmp.name}", *common],
         "archiver": [
             "audit", "archive", "--db", f"sqlite:///{tmp / 'audit.sqlite'}", "--key", str(tmp / "k.pem"),
@@ -27,9 +33,15 @@ def _commands(bootstrap: str, registry: str, tmp: Path) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("component", ["processor", "webhooks", "archiver"])
 def test_a_service_serves_health_readiness_and_metrics(
-    component: str, kafka_bootstrap: str, registry_url: str, operator_token: str, tmp_path: Path
+    component: str,
+    kafka_bootstrap: str,
+    kafka_settings: KafkaSettings,
+    registry_url: str,
+    operator_token: str,
+    tmp_path: Path,
 ) -> None:
     # given the service started on its own with an ops port
+    asyncio.run(ensure_processor_key(kafka_settings, tmp_path / "p.pem"))
     port = free_port()
     argv = [*_commands(kafka_bootstrap, registry_url, tmp_path)[component], "--ops-port", str(port)]
     with running_bus(*argv, env={"BUS_OPERATOR_TOKEN": operator_token}) as (proc, out):

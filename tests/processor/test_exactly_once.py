@@ -40,7 +40,7 @@ from tests.engine import AUTHENTICATES, PROFILE
 from tests.people import person
 from tests.processes import bus_env
 from tests.support.eventually import eventually
-from tests.support.world import World, update
+from tests.support.world import World, processor_key_file, update
 
 pytestmark = pytest.mark.skipif(not AUTHENTICATES, reason="tansu's transactions are broken (DESIGN §7)")
 TAX_FIELDS = ("iin", "surname", "registered_address")
@@ -56,7 +56,11 @@ def _worker(
         world.settings.bootstrap, "--profile", PROFILE, "--ops-port", "0", "--instance", instance,
     ]  # fmt: skip
     argv = [sys.executable, "-m", "tests.processor.transaction_worker", step, fencing, *args]
-    extra = {"BUS_OPERATOR_TOKEN": world.operator_token, **env}
+    extra = {
+        "BUS_OPERATOR_TOKEN": world.operator_token,
+        "BUS_PROCESSOR_SIGNING_KEY": str(processor_key_file()),
+        **env,
+    }
     return subprocess.Popen(
         argv, cwd=REPO, env=bus_env(args, extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -20,7 +20,7 @@ from tests.engine import tokens_decide
 from tests.people import person
 from tests.support.eventually import eventually
 from tests.support.logins import settings_env
-from tests.support.world import World, update
+from tests.support.world import World, processor_signed, update
 
 TAX_FIELDS = ("iin", "surname", "given_name", "registered_address")
 SUBJECTS = 200
@@ -230,7 +230,8 @@ async def test_a_handler_that_fails_once_succeeds_on_retry(world: World, tmp_pat
 async def test_an_undecodable_delivery_is_an_error_item_with_a_reason(
     world: World, tmp_path: Path, value: bytes, reason: str
 ) -> None:
-    # given a delivery whose value is not a decodable projected record, then a good one
+    # given a delivery whose value is not a decodable projected record (signed by the processor, as a
+    # processor bug would write it), then a good one
     tax = world.agreement("tax", TAX_FIELDS)
     await world.apply(tax)
     token = await world.subscriber_agency("tax")
@@ -240,7 +241,8 @@ async def test_an_undecodable_delivery_is_an_error_item_with_a_reason(
     headers = [
         (k, v if k != "ce_id" else b"6a1a4c5e-0000-4000-8000-000000000001") for k, v in delivered.headers
     ]
-    await _produce(world, tax.delivery_topic, delivered.key, value, headers)
+    [(_, _, signed)] = processor_signed([(delivered.key, value, headers)])
+    await _produce(world, tax.delivery_topic, delivered.key, value, signed)
     # when the agency reads its updates
     async with await _subscriber(world, "tax", token, tmp_path) as subscriber:
         items = [item async for item in subscriber.updates(tax.id, follow=False)]

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import io
 import json
+import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +29,13 @@ from bus.acl.rules import GATEWAY, Operation
 from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.entry import AUDIT_SCHEMA
 from bus.broker.ports import free_port
-from bus.directory.model import AgencyEntry, Role, WebhookEntry
+from bus.directory.keys import ensure_processor_key, made_signer
+from bus.directory.model import PROCESSOR_IDENTITY, AgencyEntry, Role, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
 from bus.event.envelope import ChangeKind
 from bus.event.serde import unframe
+from bus.event.signed_delivery import PROOF_HEADERS, sign_deliveries
 from bus.event.signing import key_id_for, public_key_text
 from bus.event.topics import SystemTopic, TopicSpec, dlq, spec_for
 from bus.gateway.consent_writer import record_consent
@@ -48,6 +52,23 @@ from tests.support.running import running, serving
 
 TODAY = dt.date.today()
 PERSON_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "civil" / "person.avsc"
+
+
+@functools.cache
+def processor_key_file() -> Path:
+    """One processor signing key for this test process, registered on each broker a world sets up."""
+    return Path(tempfile.mkdtemp(prefix="agency-bus-processor-")) / "processor-key.pem"
+
+
+Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+def processor_signed(records: Sequence[Record]) -> list[Record]:
+    """``records`` re-signed as one processor batch with this process's processor key (its old proof
+    headers dropped): what the processor would write for these bytes, e.g. after a bug."""
+    signed = [(k, v, [(n, h) for n, h in headers if n not in PROOF_HEADERS]) for k, v, headers in records]
+    sign_deliveries(made_signer(processor_key_file(), PROCESSOR_IDENTITY), [(h, v) for _, v, h in signed])
+    return signed
 
 
 @dataclass
@@ -105,6 +126,7 @@ class World:
         else:
             register_person(self.provider)
         await self.add_agency(self.provider, "Civil registry", key=self.key, token=token)
+        await ensure_processor_key(self.settings, processor_key_file())
         await create_topics(self.settings, [spec_for(self.topic)])
         self.provider_settings = await agency_login(self.settings, self.provider, publishes=True)
 
@@ -187,6 +209,7 @@ class World:
             registry_url=self.registry_url,
             operator_token=self.operator_token,
             topic_pattern=rf"^ingress\.{self.provider}\..*",
+            signing_key=processor_key_file(),
         )
 
     @contextlib.asynccontextmanager

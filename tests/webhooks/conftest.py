@@ -1,7 +1,8 @@
 """A webhook world: one receiving agency with a webhook, its delivery topic, a real receiver.
 
 Deliveries are produced the way the processor writes them (Confluent-framed projection
-registered in the real registry, ``delivery_headers``), so the dispatcher reads real records.
+registered in the real registry, ``delivery_headers``, signed with a registered processor key),
+so the dispatcher reads real records.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bus.directory.keys import ensure_processor_key
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.event.envelope import ChangeKind, Envelope
@@ -29,6 +31,7 @@ from bus.webhooks.dispatcher import WebhookDispatcher, WebhookSettings
 from bus.webhooks.message import new_secret
 from tests.people import person
 from tests.support.running import running
+from tests.support.world import processor_key_file, processor_signed
 from tests.webhooks.receiver import Receiver, running_receiver
 
 PROJECTION = {
@@ -82,6 +85,7 @@ class HookWorld:
 
     async def setup(self, *, horizon_s: float | None = None) -> None:
         await create_topics(self.settings, [spec_for(self.topic)])
+        await ensure_processor_key(self.settings, processor_key_file())
         response = httpx.post(
             f"{self.registry_url}/subjects/{self.topic}-value/versions",
             json={"schema": json.dumps(PROJECTION)},
@@ -126,13 +130,14 @@ class HookWorld:
         )
         value = None
         if kind is not ChangeKind.DELETED:
-            record = {
+            fields = {
                 "iin": citizen["iin"],
                 "surname": f"{citizen['surname']}-{sequence}",
                 "birth_date": citizen["birth_date"],
             }
-            value = AvroSerde({self.schema_id: json.dumps(PROJECTION)}.get).encode(self.schema_id, record)
-        return Sent(envelope.id, citizen["iin"], sequence, kind), (citizen["iin"].encode(), value, headers)
+            value = AvroSerde({self.schema_id: json.dumps(PROJECTION)}.get).encode(self.schema_id, fields)
+        [record] = processor_signed([(citizen["iin"].encode(), value, headers)])
+        return Sent(envelope.id, citizen["iin"], sequence, kind), record
 
     async def publish(self, keys: int, per_key: int, *, delete_last: bool = False) -> list[Sent]:
         """``per_key`` updates for each of ``keys`` citizens, interleaved across keys."""
@@ -143,7 +148,7 @@ class HookWorld:
                 item, record = self.delivery(n, sequence, ChangeKind.DELETED if last else ChangeKind.UPDATED)
                 sent.append(item)
                 records.append(record)
-        await self.produce_many(self.topic, records)
+        await self.produce_many(self.topic, processor_signed(records))  # one batch, as the processor signs
         return sent
 
     async def produce_raw(

@@ -11,10 +11,10 @@ import sys
 
 from bus.directory.model import AgencyEntry
 from bus.directory.publish import put_agency
+from bus.directory.view import current_directory
 from bus.event.topics import dlq_webhook
 from bus.kafka.client import KafkaSettings, make_producer, read_to_end
 from bus.webhooks.parking import parked_headers
-from bus.webhooks.registration import current_directory
 from tests.engine import PROFILE
 from tests.processes import LineReader
 from tests.support.cli import BusRunner

@@ -13,6 +13,7 @@ from bus.event.envelope import ChangeKind
 from bus.event.serde import frame
 from bus.webhooks.message import new_secret
 from tests.support.eventually import eventually
+from tests.support.world import processor_signed
 from tests.webhooks.conftest import RECORD_NAME, HookWorld, Sent
 from tests.webhooks.receiver import Answer, Call
 
@@ -173,13 +174,12 @@ async def _at_least(read: Any, count: int) -> list[Any]:
 
 
 async def test_undecodable_deliveries_are_parked_and_the_dispatcher_keeps_going(hooks: HookWorld) -> None:
-    # given an unknown schema id, garbage bytes and a record without CloudEvents headers, then a good update
+    # given an unknown schema id, garbage bytes (both signed, as a processor bug would write them) and a
+    # record without CloudEvents headers, then a good update
     good, (key, value, headers) = hooks.delivery(7, 1)
     unknown_id = frame(2_000_000_000, b"\x02")
-    await hooks.produce_many(
-        hooks.topic,
-        [(key, unknown_id, headers), (key, b"\x07garbage", headers), (key, value, []), (key, value, headers)],
-    )
+    bad = processor_signed([(key, unknown_id, headers), (key, b"\x07garbage", headers)])
+    await hooks.produce_many(hooks.topic, [*bad, (key, value, []), (key, value, headers)])
     # when the dispatcher reads them
     async with hooks.dispatcher() as dispatcher:
         await all_accepted(hooks, 1)
