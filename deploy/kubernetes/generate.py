@@ -182,12 +182,22 @@ COMPONENTS = (
     # one worker per pod; partitions (6 per data topic) cap useful replicas at 6
     Component(
         PROCESSOR,
-        ("processor", "run", "--ops-host", "0.0.0.0", "--ops-port", "8082"),
+        (
+            "processor",
+            "run",
+            "--ops-host",
+            "0.0.0.0",
+            "--ops-port",
+            "8082",
+            "--signing-key",
+            "/etc/bus/processor/key.pem",
+        ),
         8082,
         3,
         ("1", "2"),
         "2Gi",
         secrets=(_OPERATOR_TOKEN,),
+        files=(("bus-processor-key", "/etc/bus/processor"),),  # registered under bus.processor
         # the pod's name is the worker's instance: a container restarted in its pod aborts its
         # predecessor's open transaction at once (docs/processor.md, "Delivery guarantee")
         fields=(("BUS_PROCESSOR_INSTANCE", "metadata.name"),),
