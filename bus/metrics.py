@@ -29,6 +29,11 @@ UNDELIVERABLE = Counter(
     "by reason; bad_signature means the processor did not sign it as it is.",
     ["reason"],
 )
+RECEIPTS_REFUSED = Counter(
+    "bus_receipts_refused_total",
+    "Receipts the audit archiver refused: not signed by a key of the consumer they name, or malformed.",
+    ["reason"],
+)
 END_TO_END = Histogram(
     "bus_end_to_end_seconds",
     "From ce_time (published) to the delivery being written.",

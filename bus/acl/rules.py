@@ -199,6 +199,10 @@ def rules_for(
         rules += _rules(
             agency_principal(agency), _T, _LIT, SystemTopic.AGREEMENTS, [_R], "agreements are public"
         )
+        rules += _rules(
+            agency_principal(agency), _T, _LIT, SystemTopic.RECEIPTS, [_W],
+            "receipts of its updates (the archive keeps only those its own key signed)",
+        )  # fmt: skip
     return sorted(set(rules))
 
 
@@ -242,7 +246,7 @@ def _service_rules() -> list[AclRule]:
     rules += _rules(p, _T, _LIT, st.BACKFILL, [_R, _W], "backfill requests and progress")
     for topic in (st.AGENCIES, st.AGREEMENTS, st.CONSENT):
         rules += _rules(p, _T, _LIT, topic, [_R], "followed view: keys, agreements, consent")
-    for topic in (st.AUDIT_CHECKPOINTS, st.SCHEMAS, st.AUDIT_READS):
+    for topic in (st.AUDIT_CHECKPOINTS, st.SCHEMAS, st.AUDIT_READS, st.RECEIPTS):
         rules += _rules(p, _T, _LIT, topic, [_D], "ensure_topics checks that every system topic exists")
     rules += _rules(p, _G, _PRE, _group(PROCESSOR), [_R], "the workers' consumer group")
     rules += _rules(
@@ -270,6 +274,8 @@ def _service_rules() -> list[AclRule]:
     # audit archiver: bus.audit → SQL, signed chain heads back to Kafka
     rules += _rules(a, _T, _LIT, st.AUDIT, [_R], "entries to archive")
     rules += _rules(a, _T, _LIT, st.AUDIT_CHECKPOINTS, [_W], "signed chain heads")
+    rules += _rules(a, _T, _LIT, st.RECEIPTS, [_R], "receipts to verify and archive beside the entries")
+    rules += _rules(a, _T, _LIT, st.AGENCIES, [_R], "the consumers' public keys that receipts verify with")
     rules += _rules(a, _G, _PRE, _group(ARCHIVER), [_R], "committed offsets, for lag monitoring")
     return rules + _companion_rules() + _operator_rules()
 

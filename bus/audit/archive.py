@@ -29,6 +29,7 @@ from bus.audit.checkpoint import Checkpoint, sign_checkpoint
 from bus.audit.db import ArchiveStore, Head, StoredRow
 from bus.audit.errors import AuditDecodeError
 from bus.audit.keys import load_or_create_key
+from bus.audit.receipt_archive import ReceiptArchiver
 from bus.errors import BrokerError, WireFormatError
 from bus.event.serde import AvroSerde, framed_schema_ids
 from bus.event.signing import key_id_for
@@ -86,6 +87,7 @@ class Archiver:
         self._producer = make_producer(kafka)
         self._partitions: list[TopicPartition] = []
         self._started = False
+        self.receipts = ReceiptArchiver(kafka, self.store, max_batch=settings.max_batch)
 
     async def start(self) -> None:
         """Migrate the schema, make sure the topics exist, and position every partition after its head."""
@@ -99,9 +101,10 @@ class Archiver:
         self._consumer.assign(self._partitions)
         await self._rewind()
         await self._publish_due(force=False)
+        await self.receipts.start()
 
     async def _ensure_topics(self) -> None:
-        names = {self.settings.topic, self.settings.checkpoint_topic}
+        names = {self.settings.topic, self.settings.checkpoint_topic, SystemTopic.RECEIPTS.value}
         specs = [spec_for(n) for n in names if n in SystemTopic._value2member_map_]
         if not specs:
             return
@@ -129,9 +132,8 @@ class Archiver:
                 await self._publish_due(force=True)
             except Exception:  # still close the clients; the next start publishes what is due
                 log.exception("could not publish the final audit checkpoints")
-        await close_all(
-            (self._consumer.stop, self._producer.stop, self._registry.close), log, "the audit archiver"
-        )
+        closers = (self.receipts.stop, self._consumer.stop, self._producer.stop, self._registry.close)
+        await close_all(closers, log, "the audit archiver")
         await asyncio.to_thread(self.store.close)
         self._started = False
 
@@ -140,13 +142,15 @@ class Archiver:
         await step_until_stopped(self.step, stop, log)
 
     async def step(self) -> int:
-        """One batch: returns how many entries it archived (0 when idle)."""
+        """One batch of entries, then of receipts: returns how many entries it archived (0 when idle)."""
         batch = await self._consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
         records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
-        if not records:
-            return 0
-        with replayed_on_failure(self._consumer, batch):
-            return await self._archive(batch, records)
+        archived = 0
+        if records:
+            with replayed_on_failure(self._consumer, batch):
+                archived = await self._archive(batch, records)
+        await self.receipts.step()
+        return archived
 
     async def _archive(
         self,

@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, Select, literal, or_, select, tuple_
@@ -22,8 +22,11 @@ from bus.audit.chain import ArchivedEntry, utc
 from bus.audit.db import ArchiveStore, AuditRow, database_error, from_row
 from bus.audit.entry import Decision
 from bus.audit.errors import AuditQueryError
+from bus.audit.receipt_store import ReceiptStore
 
 MAX_LIMIT = 500
+RECEIPTED = (Decision.DELIVERED, Decision.BACKFILLED)
+"""Decisions a consumer receipts: the ones that sent it something."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,11 @@ class SubjectQuery:
 class AuditPage:
     entries: tuple[ArchivedEntry, ...]
     next_cursor: str | None
+    received: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    """(event id, consumer) → when the consumer signed a receipt for the delivery (absent: not yet)."""
+
+    def received_at(self, entry: ArchivedEntry) -> dt.datetime | None:
+        return self.received.get((entry.event_id, entry.consumer or ""))
 
 
 def _encode_cursor(entry: ArchivedEntry) -> str:
@@ -105,7 +113,9 @@ def find_subject_entries(store: ArchiveStore, query: SubjectQuery) -> AuditPage:
         raise database_error(exc, store.url, "querying the entries of a subject") from None
     entries = tuple(from_row(r).entry for r in rows[: query.limit])
     more = len(rows) > query.limit
-    return AuditPage(entries, _encode_cursor(entries[-1]) if more and entries else None)
+    delivered = [e.event_id for e in entries if e.decision in RECEIPTED]
+    received = ReceiptStore(store).received(delivered)
+    return AuditPage(entries, _encode_cursor(entries[-1]) if more and entries else None, received)
 
 
 async def subject_entries(store: ArchiveStore, query: SubjectQuery) -> AuditPage:

@@ -24,6 +24,7 @@ from bus.audit.chain import GENESIS, link, utc
 from bus.audit.checkpoint import Checkpoint, verify_checkpoint
 from bus.audit.db import ArchiveStore, Head, StoredRow
 from bus.audit.errors import CheckpointError
+from bus.audit.receipt_store import ReceiptStore
 from bus.errors import BrokerError
 from bus.kafka.client import KafkaSettings, iter_to_end, make_admin
 
@@ -41,6 +42,7 @@ class BreakKind(StrEnum):
     ROW_MISSING = "row_missing"
     ROW_INSERTED = "row_inserted"
     ROW_AFTER_HEAD = "row_after_head"
+    RECEIPT_HASH_MISMATCH = "receipt_hash_mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +90,12 @@ class VerifyReport:
     partitions: tuple[PartitionReport, ...]
     invalid_checkpoints: tuple[Break, ...] = ()
     checkpoints_read: int = 0
+    receipt_breaks: tuple[Break, ...] = ()
+    """The receipt chains (``bus.receipts`` partitions), recomputed from their rows and heads."""
 
     @property
     def ok(self) -> bool:
-        return not self.invalid_checkpoints and all(p.ok for p in self.partitions)
+        return not self.invalid_checkpoints and not self.receipt_breaks and all(p.ok for p in self.partitions)
 
     @property
     def rows(self) -> int:
@@ -100,7 +104,7 @@ class VerifyReport:
     @property
     def breaks(self) -> list[Break]:
         found = [p.broken for p in self.partitions if p.broken is not None]
-        return [*found, *self.invalid_checkpoints]
+        return [*found, *self.invalid_checkpoints, *self.receipt_breaks]
 
     @property
     def first_break(self) -> Break | None:
@@ -185,9 +189,14 @@ def verify_store(
     for checkpoint in checkpoints:
         by_partition.setdefault(checkpoint.partition, []).append(checkpoint)
     partitions = sorted(set(store.partitions()) | set(by_partition) | set(heads))
+    receipt_breaks = tuple(
+        Break(BreakKind.RECEIPT_HASH_MISMATCH, partition, offset, expected, found, "bus.receipts chain")
+        for partition, offset, expected, found in ReceiptStore(store).first_breaks()
+    )
     return VerifyReport(
         tuple(_verify_partition(store, p, by_partition.get(p, []), heads.get(p), since) for p in partitions),
         checkpoints_read=len(checkpoints),
+        receipt_breaks=receipt_breaks,
     )
 
 
@@ -391,4 +400,4 @@ async def verify_archive(
     if kafka is not None:
         good, bad, read = await read_checkpoints(kafka, checkpoint_topic, trusted, audit_topic=audit_topic)
     report = await asyncio.to_thread(verify_store, store, good, since=since)
-    return VerifyReport(report.partitions, tuple(bad), read)
+    return VerifyReport(report.partitions, tuple(bad), read, report.receipt_breaks)

@@ -15,7 +15,7 @@ from bus.audit.chain import ArchivedEntry
 from bus.audit.db import ArchiveStore
 from bus.audit.entry import Decision
 from bus.audit.keys import load_trusted_keys, public_key_path
-from bus.audit.query import SubjectQuery, subject_entries
+from bus.audit.query import RECEIPTED, SubjectQuery, subject_entries
 from bus.audit.verify import VerifyReport, verify_archive
 from bus.cli.ops import OpsHost, OpsPort, ops_endpoints
 from bus.cli.options import (
@@ -201,6 +201,10 @@ def _disclosure(entry: ArchivedEntry, now: dt.datetime) -> str:
     return f"{state} until {until}: {entry.hidden_reason} ({entry.hidden_legal_basis})"
 
 
+def _received(at: dt.datetime | None) -> str:
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC" if at else "not yet"
+
+
 @app.command("subject")
 def subject(
     key: Annotated[str, typer.Argument(help="Record key of the subject, e.g. a citizen's IIN.")],
@@ -238,8 +242,9 @@ def subject(
         finally:
             store.close()
         table = Table(
-            "time", "decision", "provider", "consumer", "fields", "purpose", "legal basis", "disclosure"
-        )
+            "time", "decision", "provider", "consumer", "fields", "purpose", "legal basis", "disclosure",
+            "received",
+        )  # fmt: skip
         for e in page.entries:
             table.add_row(
                 e.time.isoformat(timespec="seconds"),
@@ -250,6 +255,7 @@ def subject(
                 (e.purpose or "-") + (f" [{e.purpose_code}]" if e.purpose_code else ""),
                 e.legal_basis or "-",
                 _disclosure(e, now),
+                _received(page.received_at(e)) if e.decision in RECEIPTED else "",
             )
         console.print(table)
 

@@ -39,6 +39,7 @@ class SystemTopic(StrEnum):
     AGREEMENTS = "bus.agreements"
     CONSENT = "bus.consent"
     BACKFILL = "bus.backfill"
+    RECEIPTS = "bus.receipts"
 
 
 def _check(value: str, pattern: re.Pattern[str], what: str, example: str) -> str:
@@ -158,6 +159,7 @@ _SYSTEM_SPECS: dict[SystemTopic, tuple[int, dict[str, str]]] = {
     SystemTopic.AGREEMENTS: (1, {"cleanup.policy": "compact"}),
     SystemTopic.CONSENT: (DATA_PARTITIONS, {"cleanup.policy": "compact"}),
     SystemTopic.BACKFILL: (1, {"cleanup.policy": "compact"}),
+    SystemTopic.RECEIPTS: (3, {"cleanup.policy": "delete", "retention.ms": "-1"}),
 }
 
 _KIND_CONFIGS: dict[TopicKind, dict[str, str]] = {

@@ -33,6 +33,7 @@ from bus.gateway.words import (
     explain_delivery,
     explain_denial,
     explain_disclosure,
+    explain_receipt,
     negotiate,
 )
 
@@ -66,6 +67,10 @@ class TrackerItem(BaseModel):
     hidden: bool = Field(description="Still hidden from the citizen (only auditors and parties see it now).")
     hidden_reason: str | None
     hidden_legal_basis: str | None
+    received_at: dt.datetime | None = Field(
+        default=None,
+        description="When the consumer signed a receipt for this delivery; None: not (yet) confirmed.",
+    )
     reason: str | None = Field(description="Why refused or set aside, as a code (e.g. consent_revoked).")
     explanation: str = Field(description="The whole item as one sentence in the requested language.")
     event_id: str
@@ -137,7 +142,7 @@ class Tracker:
         return TrackerPage(
             subject=query.subject,
             lang=lang,
-            items=[self.item(e, lang, now) for e in entries],
+            items=[self.item(e, lang, now, found.received_at(e) if found else None) for e in entries],
             next_cursor=found.next_cursor if found else None,
         )
 
@@ -145,7 +150,9 @@ class Tracker:
         entry = self.directory.get(agency)
         return Party(id=agency, name=entry.name if entry else None)
 
-    def item(self, entry: ArchivedEntry, lang: Lang, now: dt.datetime) -> TrackerItem:
+    def item(
+        self, entry: ArchivedEntry, lang: Lang, now: dt.datetime, received_at: dt.datetime | None = None
+    ) -> TrackerItem:
         provider = self.party(entry.provider)
         consumer = self.party(entry.consumer) if entry.consumer else None
         if entry.decision is Decision.DEAD_LETTERED:
@@ -160,6 +167,11 @@ class Tracker:
                 purpose=entry.purpose,
                 law=entry.legal_basis,
                 replaces=entry.replaces,
+                lang=lang,
+            )
+            explanation += explain_receipt(
+                consumer=(consumer.name or consumer.id) if consumer else "-",
+                date=received_at.strftime("%Y-%m-%d %H:%M:%S UTC") if received_at else None,
                 lang=lang,
             )
         hidden = entry.hidden_until is not None and entry.hidden_until > now
@@ -187,6 +199,7 @@ class Tracker:
             hidden=hidden,
             hidden_reason=entry.hidden_reason,
             hidden_legal_basis=entry.hidden_legal_basis,
+            received_at=received_at,
             reason=entry.reason,
             explanation=explanation,
             event_id=entry.event_id,

@@ -256,6 +256,28 @@ HIDDEN_NOW: Final = {
 }
 
 
+# A delivery the consumer's software signed a receipt for, and one it has not (yet).
+RECEIVED: Final = {
+    Lang.KK: " {consumer} алғанын {date} растады.",
+    Lang.RU: " {consumer} подтвердил получение {date}.",
+    Lang.EN: " {consumer} confirmed receipt at {date}.",
+}
+NOT_RECEIVED: Final = {
+    Lang.KK: " Алушы әзірге алғанын растаған жоқ.",
+    Lang.RU: " Получатель пока не подтвердил получение.",
+    Lang.EN: " Receipt not yet confirmed by the recipient.",
+}
+
+
+def explain_receipt(*, consumer: str, date: str | None, lang: Lang) -> str:
+    """Whether the consumer confirmed (with a signed receipt) that the delivery reached it."""
+    return (
+        pick(NOT_RECEIVED, lang)
+        if date is None
+        else pick(RECEIVED, lang).format(consumer=consumer, date=date)
+    )
+
+
 def explain_disclosure(*, hidden: bool, date: str, reason: str, law: str, lang: Lang) -> str:
     """The delayed-disclosure sentence: still hidden (auditor's view) or shown late (everyone's)."""
     return pick(HIDDEN_NOW if hidden else DISCLOSED_LATE, lang).format(date=date, reason=reason, law=law)

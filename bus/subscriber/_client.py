@@ -9,6 +9,7 @@ known and suppresses them: no update is handed to the handler twice once it was 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,8 @@ from bus.delivery.update import Undeliverable, Update
 from bus.directory.model import Role
 from bus.directory.view import AgencyDirectory
 from bus.errors import AccessDeniedError, ConfigError
+from bus.event.signed_delivery import delivery_digest
+from bus.event.signed_event import Signer
 from bus.event.topics import SystemTopic, agency_id, agreement_id, deliver, spec_for
 from bus.kafka.client import (
     BrokerProfile,
@@ -38,12 +41,15 @@ from bus.kafka.client import (
 )
 from bus.kafka.follow import TopicFollower
 from bus.policy.agreements_view import AgreementsView
+from bus.receipts.receipt import Receipt
+from bus.receipts.writer import ReceiptWriter
 from bus.registry.client import RegistryClient
 from bus.run.backoff import Backoff
 from bus.subscriber._store import Parked, SubscriberStore
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger(__name__)
 _HANDLER_BACKOFF_CAP_S = 30.0
@@ -74,6 +80,7 @@ class Subscriber:
         retention: timedelta = timedelta(days=7),
         max_batch: int = 500,
         operator_token: str | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.agency = agency_id(agency)
         self._token = token
@@ -99,10 +106,14 @@ class Subscriber:
             self._registry, self._agreements.legal_basis, RegistryKeys(self._registry)
         )
         self._max_batch = max_batch
+        # with the agency's signing key, every acked update is receipted on bus.receipts (docs/receipts.md)
+        self._receipts = ReceiptWriter(self._settings, Signer.of(signing_key)) if signing_key else None
 
     async def start(self) -> None:
         for follower in self._followers:
             await follower.start()
+        if self._receipts is not None:
+            await self._receipts.start()
         if not self._check_token:
             return
         principal = self._directory.authenticate(f"Bearer {self._token}") if self._token else None
@@ -116,6 +127,8 @@ class Subscriber:
     async def close(self) -> None:
         for follower in self._followers:
             await follower.stop()
+        if self._receipts is not None:
+            await self._receipts.stop()
         await self._registry.close()
         self._store.close()
 
@@ -284,29 +297,72 @@ class Subscriber:
                 records = await self._next_batch(consumer)
                 for record in records:
                     offsets.track(record)
-                    item = self._decoder.decode(record, self._acker(offsets, record, agreement))
-                    if isinstance(item, Update) and self._store.seen(item.event_id):
-                        await offsets.done(record)  # handed over before a crash: never again
-                        continue
+                    ack = _Acker(self._store, offsets, record, agreement, self._receipts)
+                    item = self._decoder.decode(record, ack)
+                    if isinstance(item, Update):
+                        ack.receipt = self._receipt_for(item, record)
+                        handled_at = self._store.seen_at(item.event_id)
+                        if handled_at is not None:  # handed over before a crash: never again
+                            await ack.done(handled_at)  # (its receipt may not have been sent)
+                            continue
                     yield record, item
-                await offsets.maybe_commit()
+                await self._commit(offsets, final=False)
                 if not follow and not records and await _caught_up(consumer):
                     return
         finally:
-            await offsets.commit()
+            await self._commit(offsets, final=True)
             await consumer.stop()
 
-    def _acker(
-        self, offsets: _Offsets, record: ConsumerRecord[bytes, bytes], agreement: str
-    ) -> Callable[[], Awaitable[None]]:
-        event_id = dict(record.headers).get("ce_id", b"").decode("utf-8", "replace")
+    async def _commit(self, offsets: _Offsets, *, final: bool) -> None:
+        """Receipts first, then the offsets they follow: a crash between loses no receipt."""
+        if self._receipts is not None:
+            await self._receipts.flush()
+        await (offsets.commit() if final else offsets.maybe_commit())
 
-        async def ack() -> None:
-            if event_id:
-                self._store.remember(event_id, agreement)
-            await offsets.done(record)
+    def _receipt_for(self, update: Update, record: ConsumerRecord[bytes, bytes]) -> Receipt | None:
+        if self._receipts is None:
+            return None
+        headers = [(k, bytes(v)) for k, v in record.headers]
+        return Receipt(
+            consumer=self.agency,
+            agreement=update.agreement,
+            event_id=update.event_id,
+            subject=update.subject,
+            delivery=delivery_digest(headers, record.value).hex(),
+            received_at=dt.datetime.now(dt.UTC),  # replaced by the ack time
+        )
 
-        return ack
+    def receipts_sent(self) -> int:
+        """Receipts the broker has acknowledged since start (0 without a signing key)."""
+        return self._receipts.sent if self._receipts is not None else 0
+
+
+class _Acker:
+    """An update's ack: remember its id, queue its receipt (if receipted), mark its offset done."""
+
+    def __init__(
+        self,
+        store: SubscriberStore,
+        offsets: _Offsets,
+        record: ConsumerRecord[bytes, bytes],
+        agreement: str,
+        receipts: ReceiptWriter | None,
+    ) -> None:
+        self._store, self._offsets, self._record, self._agreement = store, offsets, record, agreement
+        self._receipts = receipts
+        self.event_id = dict(record.headers).get("ce_id", b"").decode("utf-8", "replace")
+        self.receipt: Receipt | None = None  # set once the record decoded to a genuine update
+
+    async def __call__(self) -> None:
+        if self.event_id:
+            self._store.remember(self.event_id, self._agreement)
+        await self.done(time.time())
+
+    async def done(self, handled_at: float) -> None:
+        if self.receipt is not None and self._receipts is not None:
+            at = dt.datetime.fromtimestamp(handled_at, dt.UTC)
+            self._receipts.add(self.receipt.model_copy(update={"received_at": at}))
+        await self._offsets.done(self._record)
 
 
 class _Offsets:

@@ -57,7 +57,12 @@ class SubscriberStore:
         self._since_prune = 0
 
     def seen(self, event_id: str) -> bool:
-        return self._db.execute("SELECT 1 FROM seen WHERE ce_id = ?", (event_id,)).fetchone() is not None
+        return self.seen_at(event_id) is not None
+
+    def seen_at(self, event_id: str) -> float | None:
+        """When the id was handled (Unix seconds), or None if it was not (within the retention)."""
+        row = self._db.execute("SELECT at FROM seen WHERE ce_id = ?", (event_id,)).fetchone()
+        return None if row is None else float(row[0])
 
     def remember(self, event_id: str, agreement: str) -> None:
         """Record a handled id (committed before the offset is, so a crash in between cannot duplicate)."""

@@ -4,6 +4,10 @@ Each update handed over is appended to OUT as ``ce_id subject sequence`` before 
 so the file is the handler's view: a duplicate line would be an update handed over twice.
 
 usage: python -m tests.subscriber.subscriber_process BOOTSTRAP REGISTRY AGENCY TOKEN AGREEMENT STORE OUT N
+       [KEY]
+
+With KEY (the agency's PEM signing key) every ack is receipted; the kill comes after the n-th ack and
+before the receipts of its batch are sent.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bus.event.signing import private_key_from_pem
 from bus.kafka.client import KafkaSettings
 from bus.subscriber import Subscriber, Update
 from tests.engine import BROKER_PROFILE
@@ -28,11 +33,13 @@ async def main(
     store: str,
     out: str,
     kill_after: int,
+    key_file: str | None = None,
 ) -> None:
     settings = KafkaSettings(bootstrap=bootstrap, broker_profile=BROKER_PROFILE)
     handed = 0
+    key = private_key_from_pem(Path(key_file).read_bytes()) if key_file else None
     async with Subscriber(
-        agency, token, bootstrap=settings, registry=registry, store_path=Path(store)
+        agency, token, bootstrap=settings, registry=registry, store_path=Path(store), signing_key=key
     ) as subscriber:
         with Path(out).open("a") as sink:
             async for item in subscriber.updates(agreement, follow=False):
@@ -48,4 +55,5 @@ async def main(
 
 if __name__ == "__main__":
     bootstrap, registry, agency, token, agreement, store, out, kill_after = sys.argv[1:9]
-    asyncio.run(main(bootstrap, registry, agency, token, agreement, store, out, int(kill_after)))
+    key_file = sys.argv[9] if len(sys.argv) > 9 else None
+    asyncio.run(main(bootstrap, registry, agency, token, agreement, store, out, int(kill_after), key_file))
