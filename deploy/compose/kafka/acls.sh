@@ -18,8 +18,10 @@ acl --allow-principal User:bus.acl-sync --operation Describe --topic deliver. --
 
 # User:bus.audit-archiver
 acl --allow-principal User:bus.audit-archiver --operation Read --group bus-audit-archiver --resource-pattern-type prefixed  # committed offsets, for lag monitoring
+acl --allow-principal User:bus.audit-archiver --operation Read --topic bus.agencies --resource-pattern-type literal  # the consumers' public keys that receipts verify with
 acl --allow-principal User:bus.audit-archiver --operation Read --topic bus.audit --resource-pattern-type literal  # entries to archive
 acl --allow-principal User:bus.audit-archiver --operation Write --topic bus.audit.checkpoints --resource-pattern-type literal  # signed chain heads
+acl --allow-principal User:bus.audit-archiver --operation Read --topic bus.receipts --resource-pattern-type literal  # receipts to verify and archive beside the entries
 
 # User:bus.audit-verify
 acl --allow-principal User:bus.audit-verify --operation Describe --topic bus.audit --resource-pattern-type literal  # the audit topic's end offsets, for what is not archived yet
@@ -65,6 +67,7 @@ acl --allow-principal User:bus.processor --operation Describe --topic bus.audit.
 acl --allow-principal User:bus.processor --operation Read --topic bus.backfill --resource-pattern-type literal  # backfill requests and progress
 acl --allow-principal User:bus.processor --operation Write --topic bus.backfill --resource-pattern-type literal  # backfill requests and progress
 acl --allow-principal User:bus.processor --operation Read --topic bus.consent --resource-pattern-type literal  # followed view: keys, agreements, consent
+acl --allow-principal User:bus.processor --operation Describe --topic bus.receipts --resource-pattern-type literal  # ensure_topics checks that every system topic exists
 acl --allow-principal User:bus.processor --operation Describe --topic bus.schemas --resource-pattern-type literal  # ensure_topics checks that every system topic exists
 acl --allow-principal User:bus.processor --operation Create --topic deliver. --resource-pattern-type prefixed  # deliveries; a new agreement creates its topic
 acl --allow-principal User:bus.processor --operation Write --topic deliver. --resource-pattern-type prefixed  # deliveries; a new agreement creates its topic
@@ -103,52 +106,63 @@ acl --allow-principal User:bus.webhooks --operation Write --topic dlq.webhook. -
 
 # User:business-registry
 acl --allow-principal User:business-registry --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:business-registry --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:business-registry --operation Write --topic ingress.business-registry. --resource-pattern-type prefixed  # publish its own record changes
 
 # User:civil-registry
 acl --allow-principal User:civil-registry --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:civil-registry --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:civil-registry --operation Write --topic ingress.civil-registry. --resource-pattern-type prefixed  # publish its own record changes
 
 # User:egov-portal
 acl --allow-principal User:egov-portal --operation Read --group bus-sub.egov-portal. --resource-pattern-type prefixed  # subscriber SDK groups
 acl --allow-principal User:egov-portal --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:egov-portal --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:egov-portal --operation Read --topic deliver.egov-portal.civil-to-egov-own-data --resource-pattern-type literal  # deliveries under civil-to-egov-own-data (Law of the Republic of Kazakhstan "On Informatization" of 24 November 2015 (e-government web portal); Law of the Republic of Kazakhstan "On Personal Data and Their Protection" of 21 May 2013 (the subject's access to their own data))
 
 # User:health
 acl --allow-principal User:health --operation Read --group bus-sub.health. --resource-pattern-type prefixed  # subscriber SDK groups
 acl --allow-principal User:health --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:health --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:health --operation Read --topic deliver.health.civil-to-health-attachment --resource-pattern-type literal  # deliveries under civil-to-health-attachment (Code of the Republic of Kazakhstan "On Public Health and the Healthcare System" of 7 July 2020 (attachment to primary health care organisations); Law of the Republic of Kazakhstan "On Personal Data and Their Protection" of 21 May 2013 (consent of the data subject))
 
 # User:insurance-bureau
 acl --allow-principal User:insurance-bureau --operation Read --group bus-sub.insurance-bureau. --resource-pattern-type prefixed  # subscriber SDK groups
 acl --allow-principal User:insurance-bureau --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:insurance-bureau --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:insurance-bureau --operation Read --topic deliver.insurance-bureau.vehicle-to-insurance-motor --resource-pattern-type literal  # deliveries under vehicle-to-insurance-motor (Law of the Republic of Kazakhstan "On Compulsory Insurance of Civil Liability of Vehicle Owners" of 1 July 2003)
 
 # User:land-registry
 acl --allow-principal User:land-registry --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:land-registry --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:land-registry --operation Write --topic ingress.land-registry. --resource-pattern-type prefixed  # publish its own record changes
 
 # User:police
 acl --allow-principal User:police --operation Read --group bus-sub.police. --resource-pattern-type prefixed  # subscriber SDK groups
 acl --allow-principal User:police --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:police --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:police --operation Read --topic deliver.police.vehicle-to-police-register --resource-pattern-type literal  # deliveries under vehicle-to-police-register (Law of the Republic of Kazakhstan "On Road Traffic" of 17 April 2014 (state registration of vehicles); Law of the Republic of Kazakhstan "On Internal Affairs Bodies" of 23 April 2014)
 
 # User:social-protection
 acl --allow-principal User:social-protection --operation Read --group bus-sub.social-protection. --resource-pattern-type prefixed  # subscriber SDK groups
 acl --allow-principal User:social-protection --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:social-protection --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:social-protection --operation Read --topic deliver.social-protection.civil-to-social-benefits --resource-pattern-type literal  # deliveries under civil-to-social-benefits (Social Code of the Republic of Kazakhstan of 20 April 2023 (proactive provision of social benefits); Law of the Republic of Kazakhstan "On Personal Data and Their Protection" of 21 May 2013)
 
 # User:tax
 acl --allow-principal User:tax --operation Read --group bus-sub.tax. --resource-pattern-type prefixed  # subscriber SDK groups
 acl --allow-principal User:tax --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:tax --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:tax --operation Read --topic deliver.tax.civil-to-tax-taxpayer --resource-pattern-type literal  # deliveries under civil-to-tax-taxpayer (Tax Code of the Republic of Kazakhstan, Art. 24 (taxpayer registration))
 acl --allow-principal User:tax --operation Read --topic deliver.tax.land-to-tax-property --resource-pattern-type literal  # deliveries under land-to-tax-property (Tax Code of the Republic of Kazakhstan (land tax); Land Code of the Republic of Kazakhstan of 20 June 2003 (state land cadastre))
 
 # User:vehicle-registry
 acl --allow-principal User:vehicle-registry --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:vehicle-registry --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:vehicle-registry --operation Write --topic ingress.vehicle-registry. --resource-pattern-type prefixed  # publish its own record changes
 
 # User:wallet
 acl --allow-principal User:wallet --operation Read --group bus-sub.wallet. --resource-pattern-type prefixed  # subscriber SDK groups
 acl --allow-principal User:wallet --operation Read --topic bus.agreements --resource-pattern-type literal  # agreements are public
+acl --allow-principal User:wallet --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of its updates (the archive keeps only those its own key signed)
 acl --allow-principal User:wallet --operation Read --topic deliver.wallet.civil-to-wallet-person --resource-pattern-type literal  # deliveries under civil-to-wallet-person (Law of the Republic of Kazakhstan "On Personal Data and Their Protection" of 21 May 2013 (the data subject's right of access to their own personal data))

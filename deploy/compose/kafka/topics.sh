@@ -12,6 +12,7 @@ topic --topic bus.audit.checkpoints --partitions 1 --config cleanup.policy=compa
 topic --topic bus.audit.reads --partitions 3 --config cleanup.policy=delete --config retention.ms=-1
 topic --topic bus.backfill --partitions 1 --config cleanup.policy=compact
 topic --topic bus.consent --partitions 6 --config cleanup.policy=compact
+topic --topic bus.receipts --partitions 3 --config cleanup.policy=delete --config retention.ms=-1
 topic --topic bus.schemas --partitions 1 --config cleanup.policy=compact
 topic --topic deliver.egov-portal.civil-to-egov-own-data --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000
 topic --topic deliver.health.civil-to-health-attachment --partitions 6 --config cleanup.policy=delete --config retention.ms=604800000
