@@ -271,11 +271,11 @@ def _service_rules() -> list[AclRule]:
     rules += _rules(wh, _T, _LIT, st.AGENCIES, [_R], "webhook URLs and secrets")
     rules += _rules(wh, _T, _LIT, st.AGREEMENTS, [_R], "legal basis of each delivery")
     rules += _rules(wh, _G, _PRE, _group(WEBHOOKS), [_R], "the dispatchers' consumer group")
+    rules += _rules(wh, _T, _LIT, st.RECEIPTS, [_W], "receipts of what receivers accepted (2xx)")
     # audit archiver: bus.audit → SQL, signed chain heads back to Kafka
     rules += _rules(a, _T, _LIT, st.AUDIT, [_R], "entries to archive")
     rules += _rules(a, _T, _LIT, st.AUDIT_CHECKPOINTS, [_W], "signed chain heads")
     rules += _rules(a, _T, _LIT, st.RECEIPTS, [_R], "receipts to verify and archive beside the entries")
-    rules += _rules(a, _T, _LIT, st.AGENCIES, [_R], "the consumers' public keys that receipts verify with")
     rules += _rules(a, _G, _PRE, _group(ARCHIVER), [_R], "committed offsets, for lag monitoring")
     return rules + _companion_rules() + _operator_rules()
 

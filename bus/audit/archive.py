@@ -87,7 +87,7 @@ class Archiver:
         self._producer = make_producer(kafka)
         self._partitions: list[TopicPartition] = []
         self._started = False
-        self.receipts = ReceiptArchiver(kafka, self.store, max_batch=settings.max_batch)
+        self.receipts = ReceiptArchiver(kafka, self.store, self._registry, max_batch=settings.max_batch)
 
     async def start(self) -> None:
         """Migrate the schema, make sure the topics exist, and position every partition after its head."""

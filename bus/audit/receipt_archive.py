@@ -1,15 +1,18 @@
-"""Receipts → the archive: verify each against its consumer's keys, drop repeats, chain, store.
+"""Receipts → the archive: verify each against its signer's keys, drop repeats, chain, store.
 
-Runs inside the audit archiver (same database, same process). A receipt whose signature does not
-verify with a key the directory lists for the consumer it names, e.g. one agency signing a receipt
-for another, is refused: logged and counted (``bus_receipts_refused_total``), never archived.
-Receipts are sent at least once (``bus/receipts/writer.py``): a repeat of an archived (event,
-consumer) pair is skipped. The resume point is the database's chain heads, as for audit entries.
+Runs inside the audit archiver (same database, same process). A receipt is signed by the consumer it
+names (or, for a webhook receiver, by the dispatcher ``bus.webhooks``), with a key the directory lists
+for that identity (fetched from the registry's ``/keys``: the archiver may not read bus.agencies).
+Anything else, e.g. one agency signing a receipt for another, is refused: logged and counted
+(``bus_receipts_refused_total``), never archived. Receipts are sent at least once
+(``bus/receipts/writer.py``): a repeat of an archived (event, consumer) pair is skipped. The resume
+point is the database's chain heads, as for audit entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -17,22 +20,24 @@ from aiokafka import ConsumerRecord, TopicPartition
 from bus.audit.chain import GENESIS
 from bus.audit.db import ArchiveStore
 from bus.audit.receipt_store import ReceiptChainHead, ReceiptStore, StoredReceipt
-from bus.directory.view import AgencyDirectory
+from bus.delivery.keys import RegistryKeys
 from bus.event.signing import SignatureError, Verifier
 from bus.event.topics import SystemTopic
 from bus.kafka.client import KafkaSettings, make_consumer, replayed_on_failure, topic_partitions
 from bus.metrics import RECEIPTS_REFUSED
-from bus.receipts.receipt import verified_receipt
+from bus.receipts.receipt import parsed_receipt, signed_by, verified_receipt
+from bus.registry.client import RegistryClient
 
 log = logging.getLogger(__name__)
 
 
 class ReceiptArchiver:
-    def __init__(self, kafka: KafkaSettings, archive: ArchiveStore, *, max_batch: int = 5000) -> None:
+    def __init__(
+        self, kafka: KafkaSettings, archive: ArchiveStore, registry: RegistryClient, *, max_batch: int = 5000
+    ) -> None:
         self.store = ReceiptStore(archive)
-        self.directory = AgencyDirectory()
-        self._verifier = Verifier(self.directory.public_key, cache_size=4096)
-        self._directory = self.directory.follower(kafka)
+        self._keys = RegistryKeys(registry)  # the archiver may not read bus.agencies (webhook secrets)
+        self._verifier = Verifier(self._keys.lookup, cache_size=4096)
         self._consumer = make_consumer(kafka, max_poll_records=max_batch)
         self._max_batch = max_batch
         self._partitions: list[TopicPartition] = []
@@ -41,7 +46,6 @@ class ReceiptArchiver:
         self.refused = 0
 
     async def start(self) -> None:
-        await self._directory.start()
         await self._consumer.start()
         partitions = await topic_partitions(self._consumer, SystemTopic.RECEIPTS)
         self._partitions = [TopicPartition(SystemTopic.RECEIPTS, p) for p in sorted(partitions)]
@@ -56,7 +60,6 @@ class ReceiptArchiver:
 
     async def stop(self) -> None:
         await self._consumer.stop()
-        await self._directory.stop()
 
     async def step(self) -> int:
         """One batch of receipts: returns how many it archived."""
@@ -68,6 +71,7 @@ class ReceiptArchiver:
             return await self._archive(records)
 
     async def _archive(self, records: list[ConsumerRecord[bytes, bytes]]) -> int:
+        await self._keys.refresh(_signers(records))
         candidates = [c for c in (self._checked(r) for r in records) if c is not None]
         known = await asyncio.to_thread(self.store.known, [(c.event_id, c.consumer) for c in candidates])
         heads = dict(self.heads)
@@ -120,3 +124,13 @@ class ReceiptArchiver:
             proof=headers.get("bus_sig_proof", b"").decode(),
             key_id=headers["bus_sig_key"].decode(),
         )
+
+
+def _signers(records: list[ConsumerRecord[bytes, bytes]]) -> set[tuple[str, str]]:
+    """(signer identity, key id) of every record that reads as a receipt: whose keys to have at hand."""
+    found = set()
+    for record in records:
+        headers = {k: bytes(v) for k, v in record.headers}
+        with contextlib.suppress(SignatureError):
+            found.add((parsed_receipt(record.value).signer, signed_by(headers)))
+    return found

@@ -13,7 +13,18 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, insert, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +34,7 @@ from bus.audit.db import ArchiveStore, Base, database_error
 
 class ReceiptRow(Base):
     __tablename__ = "receipts"
+    __table_args__ = (UniqueConstraint("event_id", "consumer"),)  # one receipt per delivery and consumer
 
     kafka_partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     kafka_offset: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -19,7 +19,7 @@ from bus.acl.sync import reconcile
 from bus.cli.options import Bootstrap, Profile, require_settings
 from bus.cli.runner import run
 from bus.directory.keys import register_public_key, write_private_key
-from bus.directory.model import PROCESSOR_IDENTITY, AgencyEntry, Role
+from bus.directory.model import PROCESSOR_IDENTITY, SERVICE_NAMES, AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
 from bus.directory.view import current_directory
@@ -49,9 +49,9 @@ def add(
         agency_id(agency)
         if role is Role.OPERATOR:
             raise ConfigError("the operator is not a directory entry", hint="set BUS_OPERATOR_TOKEN instead")
-        if role is Role.PROCESSOR:
+        if role is Role.SERVICE:
             raise ConfigError(
-                f"the processor's entry {PROCESSOR_IDENTITY!r} holds signing keys only",
+                "service entries (the processor's, the webhook dispatcher's) hold signing keys only",
                 hint=f"bus agencies keygen {PROCESSOR_IDENTITY} --out processor.pem",
             )
         existing = (await current_directory(settings)).get(agency)
@@ -114,14 +114,16 @@ async def _issue_kafka_login(settings: KafkaSettings, agency: str) -> None:
 
 async def _add_public_key(settings: KafkaSettings, agency: str, public_key: Ed25519PublicKey) -> str:
     key_id = await register_public_key(settings, agency, public_key)
-    if settings.authenticates and agency != PROCESSOR_IDENTITY:  # a signing key lets the agency publish
+    if settings.authenticates and agency not in SERVICE_NAMES:  # a signing key lets the agency publish
         await reconcile(settings)
     return key_id
 
 
 @app.command("keygen")
 def keygen(
-    agency: Annotated[str, typer.Argument(help=f"Agency id, or {PROCESSOR_IDENTITY} (delivery signer).")],
+    agency: Annotated[
+        str, typer.Argument(help="Agency id, or bus.processor / bus.webhooks (signing services).")
+    ],
     out: Annotated[Path, typer.Option(help="Where to write the private key (PEM, mode 0600).")],
     bootstrap: Bootstrap = None,
     profile: Profile = BrokerProfile.KAFKA,

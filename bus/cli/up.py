@@ -31,8 +31,8 @@ from bus.demo.akimat_export import import_akimat_export
 from bus.demo.ending import show_scorecard, show_wallet
 from bus.demo.portal_receiver import PortalReceiver
 from bus.demo.scenario import CITIZEN, Step, run_scenario
-from bus.directory.keys import ensure_processor_key
-from bus.directory.model import WebhookEntry
+from bus.directory.keys import ensure_service_key
+from bus.directory.model import PROCESSOR_IDENTITY, WEBHOOKS_IDENTITY, WebhookEntry
 from bus.directory.tokens import new_token
 from bus.event import topics
 from bus.gateway.service import GatewayService, GatewaySettings
@@ -134,8 +134,9 @@ def up(
                 )
                 return Served(GatewayService(settings, gateway_settings))
 
-            processor_key = local / "processor-key.pem"
-            await ensure_processor_key(settings, processor_key)
+            processor_key, webhooks_key = local / "processor-key.pem", local / "webhooks-key.pem"
+            await ensure_service_key(settings, processor_key, PROCESSOR_IDENTITY)
+            await ensure_service_key(settings, webhooks_key, WEBHOOKS_IDENTITY)
 
             def processor() -> Component:
                 # one stable worker slot: a restart aborts the crashed worker's open transaction at once
@@ -145,7 +146,9 @@ def up(
                 return Processor(settings, worker)
 
             def webhooks() -> Component:
-                return WebhookDispatcher(settings, WebhookSettings(registry_url=registry_url))
+                return WebhookDispatcher(
+                    settings, WebhookSettings(registry_url=registry_url, signing_key=webhooks_key)
+                )
 
             def chain_watch() -> Component:
                 return ChainWatch(settings, audit_db, audit_key)

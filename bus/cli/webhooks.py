@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -145,11 +146,20 @@ def run_dispatcher(
     profile: Profile = BrokerProfile.KAFKA,
     ops_host: OpsHost = "127.0.0.1",
     ops_port: OpsPort = 8083,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="PEM key registered under bus.webhooks that receipts of accepted deliveries are signed "
+            "with (else BUS_WEBHOOKS_SIGNING_KEY; none: no receipts); `bus agencies keygen bus.webhooks`."
+        ),
+    ] = None,
 ) -> None:
     """POST deliveries to every registered webhook until Ctrl-C (other knobs: BUS_WEBHOOKS_* variables)."""
 
     async def body() -> None:
         settings = WebhookSettings(group_id=group, registry_url=registry)
+        if signing_key:  # else BUS_WEBHOOKS_SIGNING_KEY, if set
+            settings = settings.model_copy(update={"signing_key": signing_key})
         dispatcher = WebhookDispatcher(require_settings(bootstrap, profile), settings)
         with stop_requested() as stop:
             await dispatcher.start()

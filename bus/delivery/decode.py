@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bus.delivery.update import Ack, Undeliverable, Update, _no_ack
+from bus.directory.model import PROCESSOR_IDENTITY
 from bus.errors import EnvelopeError, TopicNameError, UnknownSchemaIdError, WireFormatError
 from bus.event import topics
 from bus.event.envelope import ChangeKind, Envelope
@@ -51,7 +52,12 @@ class DeliveryDecoder:
         schema ids are remembered)."""
         records = list(records)
         await self._keys.refresh(
-            {bytes(v).decode("ascii", "replace") for r in records for k, v in r.headers if k == "bus_sig_key"}
+            {
+                (PROCESSOR_IDENTITY, bytes(v).decode("ascii", "replace"))
+                for r in records
+                for k, v in r.headers
+                if k == "bus_sig_key"
+            }
         )
         now = time.monotonic()
         retry = {i for i, at in self._misses.items() if now - at > _RETRY_MISS_S}

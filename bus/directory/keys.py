@@ -1,4 +1,4 @@
-"""Public signing keys in the directory: an agency's, and the processor's under ``bus.processor``.
+"""Public signing keys in the directory: an agency's, and the services' (``bus.processor``, ``bus.webhooks``).
 
 Registering a key keeps the ones before it, so what was signed with a rotated-out key still
 verifies until the operator removes that key id from the entry.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from bus.directory.model import PROCESSOR_IDENTITY, AgencyEntry, Role
+from bus.directory.model import PROCESSOR_IDENTITY, SERVICE_NAMES, AgencyEntry, Role
 from bus.directory.publish import put_agency
 from bus.directory.view import current_directory
 from bus.errors import ConfigError
@@ -18,14 +18,12 @@ from bus.event.signed_event import Signer
 from bus.event.signing import key_id_for, private_key_from_pem, private_key_pem, public_key_text
 from bus.kafka.client import KafkaSettings
 
-PROCESSOR_NAME = "agency-bus processor (signs deliveries)"
-
 
 async def register_public_key(settings: KafkaSettings, identity: str, public_key: Ed25519PublicKey) -> str:
-    """Add ``public_key`` to ``identity``'s entry (creating the processor's on first use); its key id."""
+    """Add ``public_key`` to ``identity``'s entry (creating a service's on first use); its key id."""
     entry = (await current_directory(settings)).get(identity)
-    if entry is None and identity == PROCESSOR_IDENTITY:
-        entry = AgencyEntry(id=PROCESSOR_IDENTITY, name=PROCESSOR_NAME, role=Role.PROCESSOR)
+    if entry is None and identity in SERVICE_NAMES:
+        entry = AgencyEntry(id=identity, name=SERVICE_NAMES[identity], role=Role.SERVICE)
     if entry is None:
         raise ConfigError(
             f"agency {identity!r} is not in the directory", hint=f"bus agencies add {identity} --name …"
@@ -64,8 +62,10 @@ def made_signer(path: Path, identity: str) -> Signer:
     return load_signer(path, identity)
 
 
-async def ensure_processor_key(settings: KafkaSettings, path: Path) -> Signer:
-    """The processor's signer, made at ``path`` if missing and registered (``bus up``, tests, bench)."""
-    signer = made_signer(path, PROCESSOR_IDENTITY)
-    await register_public_key(settings, PROCESSOR_IDENTITY, signer.private_key.public_key())
+async def ensure_service_key(
+    settings: KafkaSettings, path: Path, identity: str = PROCESSOR_IDENTITY
+) -> Signer:
+    """A service's signer, made at ``path`` if missing and registered (``bus up``, tests, bench)."""
+    signer = made_signer(path, identity)
+    await register_public_key(settings, identity, signer.private_key.public_key())
     return signer

@@ -12,6 +12,12 @@ from bus.ids import AgencyId
 
 PROCESSOR_IDENTITY: Final = "bus.processor"
 """The directory identity whose keys sign every delivery (DESIGN §3); never an agency id (it has a dot)."""
+WEBHOOKS_IDENTITY: Final = "bus.webhooks"
+"""The webhook dispatcher's identity: its keys sign the receipts of what a receiver accepted."""
+SERVICE_NAMES: Final = {
+    PROCESSOR_IDENTITY: "agency-bus processor (signs deliveries)",
+    WEBHOOKS_IDENTITY: "agency-bus webhook dispatcher (signs webhook receipts)",
+}
 
 
 class Role(StrEnum):
@@ -21,7 +27,7 @@ class Role(StrEnum):
     PORTAL = "portal"
     AUDITOR = "auditor"
     OPERATOR = "operator"
-    PROCESSOR = "processor"  # the bus's delivery signer: public keys only, no token, no broker rights
+    SERVICE = "service"  # a bus service that signs (bus.processor, bus.webhooks): public keys only
 
 
 class WebhookEntry(BaseModel):
@@ -43,7 +49,7 @@ class AgencyEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^(?:[a-z0-9]+(?:-[a-z0-9]+)*|bus\.processor)$", max_length=64)
+    id: str = Field(pattern=r"^(?:[a-z0-9]+(?:-[a-z0-9]+)*|bus\.processor|bus\.webhooks)$", max_length=64)
     name: str = Field(min_length=1, max_length=200)
     role: Role = Role.AGENCY
     token_hashes: tuple[str, ...] = ()
@@ -51,12 +57,12 @@ class AgencyEntry(BaseModel):
     webhook: WebhookEntry | None = None
 
     @model_validator(mode="after")
-    def _processor_holds_keys_only(self) -> Self:
-        """The processor's entry publishes its signing keys and nothing else: no login, no webhook."""
-        if (self.id == PROCESSOR_IDENTITY) != (self.role is Role.PROCESSOR):
-            raise ValueError(f"only the entry {PROCESSOR_IDENTITY!r} has role 'processor', and it must")
-        if self.role is Role.PROCESSOR and (self.token_hashes or self.webhook):
-            raise ValueError(f"{PROCESSOR_IDENTITY!r} holds public keys only: no tokens, no webhook")
+    def _services_hold_keys_only(self) -> Self:
+        """A service's entry publishes its signing keys and nothing else: no login, no webhook."""
+        if (self.id in SERVICE_NAMES) != (self.role is Role.SERVICE):
+            raise ValueError(f"exactly the entries {', '.join(SERVICE_NAMES)} have role 'service'")
+        if self.role is Role.SERVICE and (self.token_hashes or self.webhook):
+            raise ValueError(f"service entry {self.id!r} holds public keys only: no tokens, no webhook")
         return self
 
 

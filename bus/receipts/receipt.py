@@ -1,4 +1,5 @@
-"""One receipt, its signature, and the rule that only the consumer itself can sign one.
+"""One receipt, its signature, and who may sign one: the consumer itself, or for an agency that
+receives by webhook, the webhook dispatcher (``bus.webhooks``) recording the receiver's HTTP answer.
 
 A receipt names the delivery it acknowledges by its delivery digest (``bus.event.signed_delivery``),
 so it proves receipt of exactly the bytes the processor signed. The value is compact JSON; the
@@ -15,6 +16,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bus.directory.model import WEBHOOKS_IDENTITY
 from bus.event.signed_event import Signer
 from bus.event.signing import SignatureError, Verifier, sign_batch
 
@@ -34,6 +36,12 @@ class Receipt(BaseModel):
     subject: str = Field(min_length=1, max_length=256)
     delivery: str = Field(pattern=r"^[0-9a-f]{64}$")  # hex delivery digest: what exactly was received
     received_at: dt.datetime
+    by: str | None = None  # the signer when not the consumer: bus.webhooks, for a webhook receiver
+    status: int | None = Field(default=None, ge=100, le=599)  # the receiver's HTTP answer (webhooks)
+
+    @property
+    def signer(self) -> str:
+        return self.by or self.consumer
 
 
 def receipt_digest(value: bytes) -> bytes:
@@ -58,12 +66,29 @@ def signed_receipts(signer: Signer, receipts: Sequence[Receipt]) -> list[Record]
     ]
 
 
-def verified_receipt(verifier: Verifier, value: bytes | None, headers: dict[str, bytes]) -> Receipt:
-    """The receipt if its consumer signed it, else ``SignatureError`` (another agency cannot sign one)."""
+def parsed_receipt(value: bytes | None) -> Receipt:
+    """The receipt a record claims to be (not yet verified): ``SignatureError`` if it is none."""
     try:
         receipt = Receipt.model_validate_json(value or b"")
     except ValidationError as exc:
         raise SignatureError("malformed", f"not a receipt: {exc.errors()[0]['msg']}") from None
+    if receipt.by is not None and receipt.by != WEBHOOKS_IDENTITY:
+        raise SignatureError(
+            "bad_signature",
+            f"a receipt for {receipt.consumer!r} is signed by {receipt.consumer!r} itself, or by "
+            f"{WEBHOOKS_IDENTITY!r} for a webhook receiver; not by {receipt.by!r}",
+        )
+    return receipt
+
+
+def signed_by(headers: dict[str, bytes]) -> str:
+    return headers.get("bus_sig_key", b"").decode("ascii", "replace")
+
+
+def verified_receipt(verifier: Verifier, value: bytes | None, headers: dict[str, bytes]) -> Receipt:
+    """The receipt if the consumer it names (or the dispatcher, for a webhook receipt) signed it; else
+    ``SignatureError``: no agency can sign a receipt for another."""
+    receipt = parsed_receipt(value)
     signature, proof, key_id = (headers.get(h, b"").decode("ascii", "replace") for h in SIGNATURE_HEADERS)
-    verifier.verify(receipt.consumer, receipt_digest(value or b""), signature, proof or None, key_id)
+    verifier.verify(receipt.signer, receipt_digest(value or b""), signature, proof or None, key_id)
     return receipt

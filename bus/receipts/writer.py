@@ -34,12 +34,17 @@ class ReceiptWriter:
 
     async def flush(self) -> None:
         """Sign what is pending with one signature and wait until the broker has every receipt."""
-        if not self._pending:
+        pending, self._pending = self._pending, []  # receipts added while this one waits go next time
+        if not pending:
             return
-        records = signed_receipts(self._signer, self._pending)
-        sends = [
-            await self._producer.send(SystemTopic.RECEIPTS, key=k, value=v, headers=h) for k, v, h in records
-        ]
-        await asyncio.gather(*sends)
-        self.sent += len(self._pending)
-        self._pending.clear()
+        try:
+            records = signed_receipts(self._signer, pending)
+            sends = [
+                await self._producer.send(SystemTopic.RECEIPTS, key=k, value=v, headers=h)
+                for k, v, h in records
+            ]
+            await asyncio.gather(*sends)
+        except BaseException:
+            self._pending[:0] = pending  # sent again (a repeat is dropped by the archive)
+            raise
+        self.sent += len(pending)

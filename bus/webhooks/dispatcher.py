@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeAlias
 
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -27,15 +29,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bus.acl.rules import WEBHOOKS
 from bus.delivery.decode import DeliveryDecoder
 from bus.delivery.keys import DirectoryKeys
-from bus.delivery.update import Undeliverable
-from bus.directory.model import WebhookEntry
+from bus.delivery.update import Undeliverable, Update
+from bus.directory.keys import load_signer
+from bus.directory.model import WEBHOOKS_IDENTITY, WebhookEntry
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError
 from bus.event import topics
+from bus.event.signed_delivery import delivery_digest
 from bus.kafka.client import KafkaSettings, ensure_topics, make_admin, make_consumer, make_producer
 from bus.kafka.follow import TopicFollower
 from bus.metrics import WEBHOOK_ATTEMPTS
 from bus.policy.agreements_view import AgreementsView
+from bus.receipts.receipt import Receipt
+from bus.receipts.writer import ReceiptWriter
 from bus.registry.client import RegistryClient
 from bus.run.backoff import Backoff
 from bus.run.closing import close_all
@@ -68,6 +74,8 @@ class WebhookSettings(BaseSettings):
     max_unfinished_per_partition: int = Field(default=1000, ge=1)
     max_batch: int = Field(default=500, ge=1)
     metadata_max_age_ms: int = Field(default=3000, ge=100)
+    # with a key registered under bus.webhooks, each 2xx is receipted on bus.receipts (docs/webhooks.md)
+    signing_key: Path | None = None
 
 
 @dataclass
@@ -132,6 +140,11 @@ class WebhookDispatcher:
         self._failure: BaseException | None = None
         self.delivered = 0
         self.parked = 0
+        self.receipts = (
+            ReceiptWriter(kafka, load_signer(settings.signing_key, WEBHOOKS_IDENTITY))
+            if settings.signing_key
+            else None
+        )
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -147,6 +160,10 @@ class WebhookDispatcher:
             await follower.start()
         await self._producer.start()
         await self._consumer.start()
+        if self.receipts is not None:
+            await self.receipts.start()
+        else:
+            log.warning("no BUS_WEBHOOKS_SIGNING_KEY: what receivers accept is not receipted on bus.receipts")
         self._resubscribe()
 
     async def stop(self) -> None:
@@ -155,6 +172,7 @@ class WebhookDispatcher:
         with contextlib.suppress(KafkaError, BusError):
             await self._commit()
         closers = [self._consumer.stop, self._producer.stop, self._admin.close, self.sender.close]
+        closers += [self.receipts.stop] if self.receipts is not None else []
         closers += [self.registry.close, *(f.stop for f in self._followers)]
         await close_all(closers, log, "the webhook dispatcher")
 
@@ -234,6 +252,13 @@ class WebhookDispatcher:
                 self._paused.discard(tp)
 
     async def _commit(self) -> None:
+        """Commit what every lane finished, after the receipts of what it finished are on the broker."""
+        if self.receipts is not None:
+            try:
+                await self.receipts.flush()
+            except KafkaError as exc:  # kept pending; no offset moves past them until they are sent
+                log.warning("receipts not sent yet: %r", exc)
+                return
         offsets = {
             tp: p.commit_point
             for tp, p in self._progress.items()
@@ -318,6 +343,8 @@ class WebhookDispatcher:
             WEBHOOK_ATTEMPTS.labels(agency, attempt.outcome.value).inc()
             if attempt.outcome is Outcome.DELIVERED:
                 self.delivered += 1
+                if self.receipts is not None:  # sent before this offset can be committed (_commit)
+                    self.receipts.add(_receipt(agency, item, record, attempt.status))
                 return
             detail = (
                 f"{webhook.url} answered {attempt.detail}"
@@ -393,3 +420,17 @@ class WebhookDispatcher:
                     self._admin, [topics.spec_for(topic)], replication_factor=self.kafka.replication_factor
                 )
                 self._known_topics.add(topic)
+
+
+def _receipt(agency: str, update: Update, record: Record, status: int | None) -> Receipt:
+    """The dispatcher's receipt of what ``agency``'s receiver accepted, with its HTTP answer."""
+    return Receipt(
+        consumer=agency,
+        agreement=update.agreement,
+        event_id=update.event_id,
+        subject=update.subject,
+        delivery=delivery_digest([(k, bytes(v)) for k, v in record.headers], record.value).hex(),
+        received_at=dt.datetime.now(dt.UTC),
+        by=WEBHOOKS_IDENTITY,
+        status=status,
+    )

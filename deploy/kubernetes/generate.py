@@ -204,11 +204,21 @@ COMPONENTS = (
     ),
     Component(
         WEBHOOKS,
-        ("webhooks", "run", "--ops-host", "0.0.0.0", "--ops-port", "8083"),
+        (
+            "webhooks",
+            "run",
+            "--ops-host",
+            "0.0.0.0",
+            "--ops-port",
+            "8083",
+            "--signing-key",
+            "/etc/bus/webhooks/key.pem",
+        ),
         8083,
         2,
         ("250m", "1"),
         "512Mi",
+        files=(("bus-webhooks-key", "/etc/bus/webhooks"),),  # registered under bus.webhooks
     ),
     Component(
         ARCHIVER,

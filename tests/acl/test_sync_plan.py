@@ -65,12 +65,15 @@ def test_an_agreement_grants_its_topic_through_its_last_day_and_not_after() -> N
     assert grant not in desired_rules([agreement], directory, TODAY + dt.timedelta(days=1))
 
 
-def test_a_directory_agency_without_agreements_reads_only_the_public_agreements() -> None:
+def test_a_directory_agency_without_agreements_reads_only_the_public_agreements_and_writes_receipts() -> None:
     directory = AgencyDirectory()
     entry = AgencyEntry(id="akimat", name="Akimat")
     directory.apply(_Record(entry.id.encode(), entry.model_dump_json().encode()))
     mine = [r for r in desired_rules([], directory, TODAY) if r.principal == "User:akimat"]
-    assert [(r.name, r.operation) for r in mine] == [("bus.agreements", Operation.READ)]
+    assert sorted((r.name, r.operation) for r in mine) == [
+        ("bus.agreements", Operation.READ),
+        ("bus.receipts", Operation.WRITE),
+    ]
 
 
 class _Record:

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bus.acl.sync import reconcile
 from bus.audit.keys import public_key_path
 from bus.broker.kafka.cluster import KafkaCluster
-from bus.directory.keys import ensure_processor_key
+from bus.directory.keys import ensure_service_key
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
@@ -336,7 +336,7 @@ class FaultRun:
                 headers={"Authorization": f"Bearer {self.operator_token}"},
             )
             assert response.status_code == 200, response.text
-        await ensure_processor_key(self.settings, self.path("processor.pem"))
+        await ensure_service_key(self.settings, self.path("processor.pem"))
         key = Ed25519PrivateKey.generate()
         self.path("civil.pem").write_bytes(private_key_pem(key))
         public = key.public_key()

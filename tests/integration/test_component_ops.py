@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bus.broker.ports import free_port
-from bus.directory.keys import ensure_processor_key
+from bus.directory.keys import ensure_service_key
 from bus.kafka.client import KafkaSettings
 from tests.engine import PROFILE
 from tests.processes import running_bus
@@ -41,7 +41,7 @@ def test_a_service_serves_health_readiness_and_metrics(
     tmp_path: Path,
 ) -> None:
     # given the service started on its own with an ops port
-    asyncio.run(ensure_processor_key(kafka_settings, tmp_path / "p.pem"))
+    asyncio.run(ensure_service_key(kafka_settings, tmp_path / "p.pem"))
     port = free_port()
     argv = [*_commands(kafka_bootstrap, registry_url, tmp_path)[component], "--ops-port", str(port)]
     with running_bus(*argv, env={"BUS_OPERATOR_TOKEN": operator_token}) as (proc, out):

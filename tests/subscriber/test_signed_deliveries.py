@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import REGISTRY
 
-from bus.directory.keys import ensure_processor_key
+from bus.directory.keys import ensure_service_key
 from bus.directory.model import PROCESSOR_IDENTITY
 from bus.errors import ConfigError
 from bus.event.signed_delivery import PROOF_HEADERS, sign_deliveries
@@ -22,7 +22,6 @@ from bus.event.topics import spec_for
 from bus.kafka.client import create_topics, make_producer
 from bus.processor.service import Processor
 from bus.subscriber import Subscriber, Update
-from bus.subscriber._store import Parked
 from tests.people import person
 from tests.support.eventually import eventually
 from tests.support.running import running
@@ -55,7 +54,7 @@ async def _produce(world: World, topic: str, records: list[Record]) -> None:
         await producer.stop()
 
 
-async def _handled(world: World, agreement: str, token: str, tmp: Path) -> tuple[list[Update], list[Parked]]:
+async def _handled(world: World, agreement: str, token: str, tmp: Path) -> tuple[list[Update], list[Any]]:
     """What the tax agency's handler got from ``agreement``'s topic, and what its SDK parked."""
     handled: list[Update] = []
 
@@ -147,7 +146,7 @@ async def test_deliveries_signed_with_a_rotated_out_key_still_verify(world: Worl
     token = await world.subscriber_agency("tax")
     for n, name in enumerate(("a", "b")):
         key_file = tmp_path / f"processor-{name}.pem"
-        await ensure_processor_key(world.settings, key_file)
+        await ensure_service_key(world.settings, key_file)
         settings = world.processor_settings().model_copy(update={"signing_key": key_file})
         async with running(Processor(world.settings, settings)):
             await world.publish(update(person(n), ["surname"], surname=f"Signed by {name}"))

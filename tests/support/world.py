@@ -29,7 +29,7 @@ from bus.acl.rules import GATEWAY, Operation
 from bus.audit.archive import Archiver, ArchiveSettings
 from bus.audit.entry import AUDIT_SCHEMA
 from bus.broker.ports import free_port
-from bus.directory.keys import ensure_processor_key, made_signer
+from bus.directory.keys import ensure_service_key, made_signer
 from bus.directory.model import PROCESSOR_IDENTITY, AgencyEntry, Role, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.directory.tokens import hash_token, new_token
@@ -126,7 +126,7 @@ class World:
         else:
             register_person(self.provider)
         await self.add_agency(self.provider, "Civil registry", key=self.key, token=token)
-        await ensure_processor_key(self.settings, processor_key_file())
+        await ensure_service_key(self.settings, processor_key_file())
         await create_topics(self.settings, [spec_for(self.topic)])
         self.provider_settings = await agency_login(self.settings, self.provider, publishes=True)
 

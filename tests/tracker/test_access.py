@@ -95,8 +95,10 @@ def test_each_item_says_who_received_which_fields_for_what_under_which_law(scena
     assert (tax["agreement"], tax["replaces"]) == (stack.tax.id, "certificate of residence")
     assert tax["explanation"] == (
         "tax agency received iin, surname, given_name, registered_address for “tax purpose” under "
-        "Law on tax, Art. 1. You no longer need to bring the paper “certificate of residence”."
+        "Law on tax, Art. 1. You no longer need to bring the paper “certificate of residence”. "
+        "Receipt not yet confirmed by the recipient."
     )
+    assert tax["received_at"] is None  # the scenario's tax agency runs no receipting subscriber
 
 
 def test_a_refusal_is_explained_in_the_requested_language(scenario: Stack) -> None:

@@ -108,10 +108,10 @@ def test_a_rotated_out_key_still_verifies_while_listed() -> None:
 
 
 def test_only_the_processor_entry_has_the_processor_role() -> None:
-    assert AgencyEntry(id=PROCESSOR_IDENTITY, name="p", role=Role.PROCESSOR).role is Role.PROCESSOR
+    assert AgencyEntry(id=PROCESSOR_IDENTITY, name="p", role=Role.SERVICE).role is Role.SERVICE
     with pytest.raises(ValueError, match="processor"):
         AgencyEntry(id=PROCESSOR_IDENTITY, name="p")
     with pytest.raises(ValueError, match="processor"):
-        AgencyEntry(id="tax", name="t", role=Role.PROCESSOR)
+        AgencyEntry(id="tax", name="t", role=Role.SERVICE)
     with pytest.raises(ValueError, match="no tokens"):
-        AgencyEntry(id=PROCESSOR_IDENTITY, name="p", role=Role.PROCESSOR, token_hashes=("x",))
+        AgencyEntry(id=PROCESSOR_IDENTITY, name="p", role=Role.SERVICE, token_hashes=("x",))

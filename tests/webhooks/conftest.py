@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bus.directory.keys import ensure_processor_key
+from bus.directory.keys import ensure_service_key
 from bus.directory.model import AgencyEntry, WebhookEntry
 from bus.directory.publish import put_agency
 from bus.event.envelope import ChangeKind, Envelope
@@ -85,7 +85,7 @@ class HookWorld:
 
     async def setup(self, *, horizon_s: float | None = None) -> None:
         await create_topics(self.settings, [spec_for(self.topic)])
-        await ensure_processor_key(self.settings, processor_key_file())
+        await ensure_service_key(self.settings, processor_key_file())
         response = httpx.post(
             f"{self.registry_url}/subjects/{self.topic}-value/versions",
             json={"schema": json.dumps(PROJECTION)},

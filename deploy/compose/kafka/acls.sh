@@ -18,7 +18,6 @@ acl --allow-principal User:bus.acl-sync --operation Describe --topic deliver. --
 
 # User:bus.audit-archiver
 acl --allow-principal User:bus.audit-archiver --operation Read --group bus-audit-archiver --resource-pattern-type prefixed  # committed offsets, for lag monitoring
-acl --allow-principal User:bus.audit-archiver --operation Read --topic bus.agencies --resource-pattern-type literal  # the consumers' public keys that receipts verify with
 acl --allow-principal User:bus.audit-archiver --operation Read --topic bus.audit --resource-pattern-type literal  # entries to archive
 acl --allow-principal User:bus.audit-archiver --operation Write --topic bus.audit.checkpoints --resource-pattern-type literal  # signed chain heads
 acl --allow-principal User:bus.audit-archiver --operation Read --topic bus.receipts --resource-pattern-type literal  # receipts to verify and archive beside the entries
@@ -100,6 +99,7 @@ acl --allow-principal User:bus.wallet --operation Read --topic deliver.wallet. -
 acl --allow-principal User:bus.webhooks --operation Read --group bus-webhooks --resource-pattern-type prefixed  # the dispatchers' consumer group
 acl --allow-principal User:bus.webhooks --operation Read --topic bus.agencies --resource-pattern-type literal  # webhook URLs and secrets
 acl --allow-principal User:bus.webhooks --operation Read --topic bus.agreements --resource-pattern-type literal  # legal basis of each delivery
+acl --allow-principal User:bus.webhooks --operation Write --topic bus.receipts --resource-pattern-type literal  # receipts of what receivers accepted (2xx)
 acl --allow-principal User:bus.webhooks --operation Read --topic deliver. --resource-pattern-type prefixed  # deliveries of agencies with a webhook
 acl --allow-principal User:bus.webhooks --operation Create --topic dlq.webhook. --resource-pattern-type prefixed  # parked webhook deliveries
 acl --allow-principal User:bus.webhooks --operation Write --topic dlq.webhook. --resource-pattern-type prefixed  # parked webhook deliveries
