@@ -22,12 +22,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from bus.audit.chain import utc
 from bus.audit.db import ArchiveStore, AuditRow, database_error
 from bus.audit.entry import Decision
+from bus.audit.receipt_store import ReceiptRow
 from bus.policy.agreement import Agreement
 from bus.report.period import Period
 from bus.report.sqltime import millis_between
 
 EXPIRING_WITHIN = dt.timedelta(days=30)
+UNRECEIVED_AFTER = dt.timedelta(hours=24)
 _T = AuditRow.__table__.c
+_R = ReceiptRow.__table__.c
 _RECEIVED = (Decision.DELIVERED.value, Decision.BACKFILLED.value)
 
 
@@ -55,6 +58,14 @@ class AgencyScore(BaseModel):
     deliveries_received: int
     received_by_purpose: dict[str, int] = Field(
         description="Deliveries received per agreement purpose code ('-': the agreement has none)."
+    )
+    receipt_p50_s: float | None = Field(
+        default=None, description="Median delivery-to-receipt time as a consumer; None: no receipts."
+    )
+    receipt_p95_s: float | None = None
+    unreceived_after_24h: int = Field(
+        default=0,
+        description="Deliveries to it decided over 24 h before the as-of moment, still unreceipted.",
     )
     denials_as_provider: dict[str, int]
     denials_as_consumer: dict[str, int]
@@ -122,6 +133,47 @@ def _latency(connection: Connection, within: ColumnElement[bool]) -> dict[str, t
 
     rows = connection.execute(select(ranked.c.provider, at(50), at(95)).group_by(ranked.c.provider))
     return {provider: (float(p50) / 1000, float(p95) / 1000) for provider, p50, p95 in rows}
+
+
+def _receipt_latency(connection: Connection, within: ColumnElement[bool]) -> dict[str, tuple[float, float]]:
+    """Nearest-rank p50 and p95 of ``received_at - time`` of receipted deliveries, by consumer."""
+    joined = _T.event_id == _R.event_id, _T.consumer == _R.consumer
+    millis = millis_between(_R.received_at, _T.time)
+    ranked = (
+        select(
+            _T.consumer,
+            millis.label("ms"),
+            func.row_number().over(partition_by=_T.consumer, order_by=millis).label("rank"),
+            func.count().over(partition_by=_T.consumer).label("n"),
+        )
+        .select_from(AuditRow.__table__.join(ReceiptRow.__table__, and_(*joined)))
+        .where(within, _T.decision.in_(_RECEIVED))
+        .subquery("receipted")
+    )
+
+    def at(percent: int) -> Any:
+        return func.min(case((ranked.c.rank * 100 >= percent * ranked.c.n, ranked.c.ms)))
+
+    rows = connection.execute(select(ranked.c.consumer, at(50), at(95)).group_by(ranked.c.consumer))
+    return {consumer: (max(float(p50), 0) / 1000, max(float(p95), 0) / 1000) for consumer, p50, p95 in rows}
+
+
+def _unreceived(connection: Connection, within: ColumnElement[bool], as_of: dt.datetime) -> dict[str, int]:
+    """Deliveries per consumer decided over 24 h before ``as_of`` without a receipt."""
+    joined = and_(_T.event_id == _R.event_id, _T.consumer == _R.consumer)
+    query = (
+        select(_T.consumer, func.count())
+        .select_from(AuditRow.__table__.outerjoin(ReceiptRow.__table__, joined))
+        .where(
+            within,
+            _T.decision.in_(_RECEIVED),
+            _T.consumer.is_not(None),
+            _T.time < utc(as_of) - UNRECEIVED_AFTER,
+            _R.event_id.is_(None),
+        )
+        .group_by(_T.consumer)
+    )
+    return {consumer: int(n) for consumer, n in connection.execute(query)}
 
 
 def _counts(connection: Connection, query: Any) -> dict[Any, int]:
@@ -210,6 +262,8 @@ def compute_scorecard(
                 .group_by(_T.provider),
             )
             last = _last_changes(connection, as_of)
+            to_receipt = _receipt_latency(connection, within)
+            unreceived = _unreceived(connection, within, as_of)
     except SQLAlchemyError as exc:
         raise database_error(exc, store.url, f"computing the scorecard of {period.name}") from None
     day = as_of.date()
@@ -221,6 +275,7 @@ def compute_scorecard(
     for agency in sorted(ids):
         published, dead, types = events.get(agency, (0, 0, set()))
         p50, p95 = latency.get(agency, (None, None))
+        r50, r95 = to_receipt.get(agency, (None, None))
         mine = [a for a in active if agency in (a.provider, a.consumer)]
         expiring = [a for a in mine if a.valid_until is not None and a.valid_until <= day + EXPIRING_WITHIN]
         provided = {r for p, r in last if p == agency} | {
@@ -240,6 +295,9 @@ def compute_scorecard(
                 consumers_served=served.get(agency, 0),
                 deliveries_received=got.get(agency, 0),
                 received_by_purpose={p: n for (c, p), n in sorted(received_for.items()) if c == agency},
+                receipt_p50_s=r50,
+                receipt_p95_s=r95,
+                unreceived_after_24h=unreceived.get(agency, 0),
                 denials_as_provider={r: n for (p, r), n in sorted(by_provider.items()) if p == agency},
                 denials_as_consumer={r: n for (c, r), n in sorted(by_consumer.items()) if c == agency},
                 agreements_active=len(mine),
