@@ -30,6 +30,7 @@ from bench import (
     pipeline,
     pipeline_cpu,
     publish,
+    receipt_latency,
     registry,
     signing,
     soak,
@@ -40,7 +41,7 @@ from bench import (
 from bus.broker.engine import Engine, choose
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker", "wallet")
+DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker", "receipts", "wallet")
 OLDER = ("broker_storage", "signing", "publish", "idle", "transactions")
 
 
@@ -130,6 +131,7 @@ def main() -> None:
     scenario("scale", lambda: asyncio.run(latency.scale(12_000 if quick else 60_000)))
     scenario("registry", lambda: asyncio.run(registry.run(2.0 if quick else 5.0)))
     scenario("tracker", lambda: asyncio.run(tracker_latency.run(30 if quick else 200)))
+    scenario("receipts", lambda: asyncio.run(receipt_latency.run(30 if quick else 200)))
     scenario("wallet", lambda: asyncio.run(wallet_latency.run(30 if quick else 200)))
     scenario("broker_storage", lambda: asyncio.run(broker_storage.run(50_000 if quick else 200_000)))
     scenario("signing", lambda: signing.run(20_000 if quick else 100_000))
@@ -215,6 +217,13 @@ def table(scenarios: dict[str, Any]) -> Table:
             "tracker",
             f"decision -> visible p50 / p99 ms ({tracker['rate_per_s']:.0f}/s)",
             f"{tracker['p50_s'] * 1000:.0f} / {tracker['p99_s'] * 1000:.0f}",
+        )
+    if "receipts" in scenarios:
+        receipted = scenarios["receipts"]
+        add(
+            "receipts",
+            f"ack -> receipt in the archive p50 / p99 ms ({receipted['rate_per_s']:.0f}/s)",
+            f"{receipted['p50_s'] * 1000:.0f} / {receipted['p99_s'] * 1000:.0f}",
         )
     if "wallet" in scenarios:
         wallet = scenarios["wallet"]
