@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import yaml
+from pydantic import BaseModel
 
 from bus import __version__
 from bus.acl.rules import (
@@ -31,6 +32,7 @@ from bus.event.envelope import CONTENT_TYPE
 from bus.event.topics import SystemTopic, spec_for
 from bus.policy.agreement import Agreement
 from bus.policy.compile import compile_for_version
+from bus.receipts.receipt import Receipt
 
 AVRO_FORMAT: Final = "application/vnd.apache.avro+json;version=1.9.0"
 KAFKA_BINDING: Final = "0.5.0"
@@ -123,7 +125,10 @@ def asyncapi_document(
     rules = list(rules)
     groups = _group_prefix(agency, rules)
     for channel in agency_channels(agency, rules, catalogue, by_topic.values()):
-        if channel.action == "send":
+        if channel.topic == SystemTopic.RECEIPTS:
+            messages = _receipts_message()
+            summary = "Confirm, signed, which updates you received (the subscriber SDK does, given your key)."
+        elif channel.action == "send":
             messages = _ingress_message(types.get(channel.topic), channel.topic)
             summary = f"Publish changes of your records to {channel.topic}."
         elif channel.topic == SystemTopic.AGREEMENTS:
@@ -189,6 +194,7 @@ def _components(server: Server) -> dict[str, Any]:
         "schemas": {
             "IngressHeaders": _headers(INGRESS_HEADERS, INGRESS_REQUIRED),
             "DeliveryHeaders": _headers(DELIVERY_HEADERS, DELIVERY_REQUIRED),
+            "ReceiptHeaders": _headers(_PROOF, _PROOF),
         }
     }
     if server.sasl_mechanism:
@@ -308,15 +314,33 @@ def _agreements_message() -> dict[str, Any]:
             "title": "A data-sharing agreement applied by the operator",
             "description": "Key: the agreement id. A null value (tombstone) means the agreement was revoked.",
             "contentType": "application/json",
-            "payload": _agreement_schema(),
+            "payload": _json_schema(Agreement),
             "bindings": {"kafka": {"key": {"type": "string"}, "bindingVersion": KAFKA_BINDING}},
         }
     }
 
 
-def _agreement_schema() -> dict[str, Any]:
-    """``Agreement``'s JSON Schema with its definitions inlined: a standalone AsyncAPI Schema object."""
-    schema = Agreement.model_json_schema(ref_template="#/$defs/{model}")
+def _receipts_message() -> dict[str, Any]:
+    return {
+        "receipt": {
+            "name": "receipt",
+            "title": "A signed receipt of one update",
+            "description": (
+                "Key: the event id. The value's JSON text is what is signed: SHA-256 of "
+                "'agency-bus/receipt/v1' and the value, in a Merkle batch like every signature on the bus. "
+                "The archive keeps it only if your own registered key signed it."
+            ),
+            "contentType": "application/json",
+            "headers": {"$ref": _pointer("components", "schemas", "ReceiptHeaders")},
+            "payload": _json_schema(Receipt),
+            "bindings": {"kafka": {"key": {"type": "string"}, "bindingVersion": KAFKA_BINDING}},
+        }
+    }
+
+
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON Schema with its definitions inlined: a standalone AsyncAPI Schema object."""
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
     definitions = schema.pop("$defs", {})
 
     def inline(node: Any) -> Any:

@@ -71,22 +71,27 @@ def test_the_official_parser_accepts_every_agency_document(
     reports = official_parser.parse(files)
     assert [(Path(r["file"]).stem, r["errors"]) for r in reports] == [(a, []) for a in AGENCIES]
     tax = next(r for r in reports if Path(r["file"]).stem == "tax")
-    assert set(tax["channels"].values()) == _channels(_document("tax"), "receive")
+    document = _document("tax")
+    assert set(tax["channels"].values()) == _channels(document, "receive") | _channels(document, "send")
 
 
-def test_a_consumer_receives_exactly_the_delivery_topics_of_its_agreements_and_sends_nothing() -> None:
+def test_a_consumer_receives_exactly_the_delivery_topics_of_its_agreements_and_sends_only_receipts() -> None:
     document = _document("tax")
     assert _channels(document, "receive") == {
         "bus.agreements",
         "deliver.tax.civil-to-tax-taxpayer",
         "deliver.tax.land-to-tax-property",
     }
-    assert _channels(document, "send") == set()
+    assert _channels(document, "send") == {"bus.receipts"}
 
 
 def test_a_provider_sends_to_each_of_its_registered_types() -> None:
     document = _document("civil-registry")
-    assert _channels(document, "send") == {"ingress.civil-registry.person", "ingress.civil-registry.address"}
+    assert _channels(document, "send") == {
+        "ingress.civil-registry.person",
+        "ingress.civil-registry.address",
+        "bus.receipts",
+    }
     assert _channels(document, "receive") == {"bus.agreements"}
 
 
