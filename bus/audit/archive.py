@@ -42,6 +42,7 @@ from bus.kafka.client import (
     make_consumer,
     make_producer,
     replayed_on_failure,
+    resume_after,
     topic_partitions,
 )
 from bus.registry.client import RegistryClient
@@ -118,12 +119,7 @@ class Archiver:
     async def _rewind(self) -> None:
         """Take the heads from the database and seek every partition to just after its head."""
         self.heads = await asyncio.to_thread(self.store.heads)
-        for tp in self._partitions:
-            head = self.heads.get(tp.partition)
-            if head is None:
-                await self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, head.offset + 1)
+        await resume_after(self._consumer, self._partitions, {p: h.offset for p, h in self.heads.items()})
 
     async def stop(self) -> None:
         """Publish a checkpoint for every partition that moved since its last one, then close."""

@@ -23,7 +23,7 @@ from bus.audit.receipt_store import ReceiptChainHead, ReceiptStore, StoredReceip
 from bus.delivery.keys import RegistryKeys
 from bus.event.signing import SignatureError, Verifier
 from bus.event.topics import SystemTopic
-from bus.kafka.client import KafkaSettings, make_consumer, replayed_on_failure, topic_partitions
+from bus.kafka.client import KafkaSettings, make_consumer, replayed_on_failure, resume_after, topic_partitions
 from bus.metrics import RECEIPTS_REFUSED
 from bus.receipts.receipt import parsed_receipt, signed_by, verified_receipt
 from bus.registry.client import RegistryClient
@@ -51,12 +51,7 @@ class ReceiptArchiver:
         self._partitions = [TopicPartition(SystemTopic.RECEIPTS, p) for p in sorted(partitions)]
         self._consumer.assign(self._partitions)
         self.heads = await asyncio.to_thread(self.store.heads)
-        for tp in self._partitions:
-            head = self.heads.get(tp.partition)
-            if head is None:
-                await self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, head.offset + 1)
+        await resume_after(self._consumer, self._partitions, {p: h.offset for p, h in self.heads.items()})
 
     async def stop(self) -> None:
         await self._consumer.stop()

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -141,6 +141,19 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     """
     await consumer._client.force_metadata_update()
     return set(consumer.partitions_for_topic(topic) or ())
+
+
+async def resume_after(
+    consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition], last: Mapping[int, int]
+) -> None:
+    """Seek each partition just after its ``last`` stored offset, or to its beginning if it has none:
+    an archive's resume point is its database, not the committed offsets."""
+    for tp in partitions:
+        offset = last.get(tp.partition)
+        if offset is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, offset + 1)
 
 
 def _common(settings: KafkaSettings) -> dict[str, Any]:

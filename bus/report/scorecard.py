@@ -29,8 +29,8 @@ from bus.report.sqltime import millis_between
 
 EXPIRING_WITHIN = dt.timedelta(days=30)
 UNRECEIVED_AFTER = dt.timedelta(hours=24)
-_T = AuditRow.__table__.c
-_R = ReceiptRow.__table__.c
+AUDIT, RECEIPTS = AuditRow.__table__, ReceiptRow.__table__
+_T, _R = AUDIT.c, RECEIPTS.c
 _RECEIVED = (Decision.DELIVERED.value, Decision.BACKFILLED.value)
 
 
@@ -114,48 +114,40 @@ def _events(connection: Connection, within: ColumnElement[bool]) -> dict[str, tu
     return {provider: (int(events), int(deads), types[provider]) for provider, events, deads in rows}
 
 
-def _latency(connection: Connection, within: ColumnElement[bool]) -> dict[str, tuple[float, float]]:
-    """Nearest-rank p50 and p95 of ``time - event_time`` of delivered rows, by provider (window functions)."""
-    millis = millis_between(_T.time, _T.event_time)
+def _percentiles(
+    connection: Connection, key: Any, millis: Any, where: ColumnElement[bool], source: Any
+) -> dict[str, tuple[float, float]]:
+    """Nearest-rank p50 and p95 in seconds of ``millis`` by ``key`` over ``source`` (window functions)."""
     ranked = (
         select(
-            _T.provider,
+            key.label("key"),
             millis.label("ms"),
-            func.row_number().over(partition_by=_T.provider, order_by=millis).label("rank"),
-            func.count().over(partition_by=_T.provider).label("n"),
+            func.row_number().over(partition_by=key, order_by=millis).label("rank"),
+            func.count().over(partition_by=key).label("n"),
         )
-        .where(within, _T.decision == Decision.DELIVERED.value)
+        .select_from(source)
+        .where(where)
         .subquery("ranked")
     )
 
     def at(percent: int) -> Any:
         return func.min(case((ranked.c.rank * 100 >= percent * ranked.c.n, ranked.c.ms)))
 
-    rows = connection.execute(select(ranked.c.provider, at(50), at(95)).group_by(ranked.c.provider))
-    return {provider: (float(p50) / 1000, float(p95) / 1000) for provider, p50, p95 in rows}
+    rows = connection.execute(select(ranked.c.key, at(50), at(95)).group_by(ranked.c.key))
+    return {k: (float(p50) / 1000, float(p95) / 1000) for k, p50, p95 in rows}
+
+
+def _latency(connection: Connection, within: ColumnElement[bool]) -> dict[str, tuple[float, float]]:
+    """p50 and p95 of ``time - event_time`` of delivered rows, by provider."""
+    delivered = and_(within, _T.decision == Decision.DELIVERED.value)
+    return _percentiles(connection, _T.provider, millis_between(_T.time, _T.event_time), delivered, AUDIT)
 
 
 def _receipt_latency(connection: Connection, within: ColumnElement[bool]) -> dict[str, tuple[float, float]]:
-    """Nearest-rank p50 and p95 of ``received_at - time`` of receipted deliveries, by consumer."""
-    joined = _T.event_id == _R.event_id, _T.consumer == _R.consumer
-    millis = millis_between(_R.received_at, _T.time)
-    ranked = (
-        select(
-            _T.consumer,
-            millis.label("ms"),
-            func.row_number().over(partition_by=_T.consumer, order_by=millis).label("rank"),
-            func.count().over(partition_by=_T.consumer).label("n"),
-        )
-        .select_from(AuditRow.__table__.join(ReceiptRow.__table__, and_(*joined)))
-        .where(within, _T.decision.in_(_RECEIVED))
-        .subquery("receipted")
-    )
-
-    def at(percent: int) -> Any:
-        return func.min(case((ranked.c.rank * 100 >= percent * ranked.c.n, ranked.c.ms)))
-
-    rows = connection.execute(select(ranked.c.consumer, at(50), at(95)).group_by(ranked.c.consumer))
-    return {consumer: (max(float(p50), 0) / 1000, max(float(p95), 0) / 1000) for consumer, p50, p95 in rows}
+    """p50 and p95 of ``received_at - time`` of receipted deliveries, by consumer."""
+    joined = AUDIT.join(RECEIPTS, and_(_T.event_id == _R.event_id, _T.consumer == _R.consumer))
+    receipted = and_(within, _T.decision.in_(_RECEIVED))
+    return _percentiles(connection, _T.consumer, millis_between(_R.received_at, _T.time), receipted, joined)
 
 
 def _unreceived(connection: Connection, within: ColumnElement[bool], as_of: dt.datetime) -> dict[str, int]:
@@ -163,7 +155,7 @@ def _unreceived(connection: Connection, within: ColumnElement[bool], as_of: dt.d
     joined = and_(_T.event_id == _R.event_id, _T.consumer == _R.consumer)
     query = (
         select(_T.consumer, func.count())
-        .select_from(AuditRow.__table__.outerjoin(ReceiptRow.__table__, joined))
+        .select_from(AUDIT.outerjoin(RECEIPTS, joined))
         .where(
             within,
             _T.decision.in_(_RECEIVED),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from bus.event.signing import private_key_from_pem
 from bus.kafka.client import KafkaSettings
 from bus.subscriber import Subscriber, Update
 from tests.engine import BROKER_PROFILE
+from tests.support.logins import settings_env
+from tests.support.world import World
 
 
 async def main(
@@ -51,6 +54,26 @@ async def main(
                 if handed == kill_after:
                     os.kill(os.getpid(), signal.SIGKILL)
     print("caught up", flush=True)
+
+
+def run_subscriber(
+    world: World, token: str, agreement: str, tmp: Path, kill_after: int, key_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """This module as tax's subscriber in its own process, with tax's broker login; its handled ids go
+    to ``tmp/handled.txt`` and its dedup store is ``tmp/store.sqlite`` (kept across runs)."""
+    argv = [
+        sys.executable, "-m", "tests.subscriber.subscriber_process", world.settings.bootstrap,
+        world.registry_url, world.consumer("tax"), token, agreement, str(tmp / "store.sqlite"),
+        str(tmp / "handled.txt"), str(kill_after), *([str(key_file)] if key_file else []),
+    ]  # fmt: skip
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, **settings_env(world.logins[world.consumer("tax")])},  # the agency's login
+    )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -30,8 +27,10 @@ from bus.kafka.client import make_producer
 from bus.receipts.receipt import Receipt, receipt_digest, signed_receipts
 from bus.subscriber import Subscriber, Update
 from tests.people import person
+from tests.subscriber.subscriber_process import run_subscriber
 from tests.support.eventually import eventually
-from tests.support.logins import agency_login, settings_env
+from tests.support.logins import agency_login
+from tests.support.receipts import archived_receipts, receipt_rows
 from tests.support.world import World, update
 
 TAX_FIELDS = ("iin", "surname")
@@ -59,16 +58,6 @@ async def _delivered(world: World, count: int, name: str = "tax") -> tuple[str, 
 
 async def _at_least(world: World, topic: str, count: int) -> bool:
     return len(await world.records(topic)) >= count
-
-
-def _rows(store: ArchiveStore, consumer: str) -> list[StoredReceipt]:
-    receipts = ReceiptStore(store)
-    return [r for p in range(3) for r in receipts.rows(p) if r.consumer == consumer]
-
-
-async def _archived(store: ArchiveStore, consumer: str, count: int) -> list[StoredReceipt]:
-    rows = await asyncio.to_thread(_rows, store, consumer)
-    return rows if len(rows) >= count else []
 
 
 async def _run(world: World, name: str, agreement: str, token: str, key: Ed25519PrivateKey, tmp: Path) -> int:
@@ -116,7 +105,9 @@ async def test_a_thousand_acked_updates_yield_a_thousand_verifiable_receipts(
         # when the agency's handler takes them all
         handled = await _run(world, "tax", agreement, token, key, tmp_path)
         # then the archive holds exactly one receipt per update, each verifiable with the agency's key
-        rows = await eventually(lambda: _archived(archiver.store, world.consumer("tax"), 1000), timeout_s=60)
+        rows = await eventually(
+            lambda: archived_receipts(archiver.store, world.consumer("tax"), 1000), timeout_s=60
+        )
         assert handled == 1000
         assert len(rows) == 1000
         assert len({r.event_id for r in rows}) == 1000
@@ -153,7 +144,7 @@ async def test_a_receipt_signed_by_another_agency_is_refused(world: World, tmp_p
     async with world.archiver(db) as archiver:
         await _run(world, "tax", agreement, token, key, tmp_path)
         [genuine, *_] = await eventually(
-            lambda: _archived(archiver.store, world.consumer("tax"), 2), timeout_s=60
+            lambda: archived_receipts(archiver.store, world.consumer("tax"), 2), timeout_s=60
         )
         refused_before = archiver.receipts.refused
         forged = Receipt.model_validate_json(genuine.value).model_copy(
@@ -170,7 +161,7 @@ async def test_a_receipt_signed_by_another_agency_is_refused(world: World, tmp_p
         # when the archiver reads it
         await eventually(lambda: _refused(archiver, refused_before), timeout_s=30)
         # then it is refused and not archived: tax still has exactly its two genuine receipts
-        rows = await asyncio.to_thread(_rows, archiver.store, world.consumer("tax"))
+        rows = await asyncio.to_thread(receipt_rows, archiver.store, world.consumer("tax"))
     assert sorted(r.event_id for r in rows) == sorted([genuine.event_id, _second(rows, genuine)])
     assert not any(r.event_id.startswith("forged") for r in rows)
 
@@ -193,26 +184,16 @@ async def test_killing_the_subscriber_between_ack_and_receipt_loses_no_receipt(
     key_file = tmp_path / "tax.pem"
     key_file.write_bytes(private_key_pem(key))
     out = tmp_path / "handled.txt"
-    argv = [
-        sys.executable, "-m", "tests.subscriber.subscriber_process", world.settings.bootstrap,
-        world.registry_url, world.consumer("tax"), token, agreement, str(tmp_path / "store.sqlite"), str(out),
-    ]  # fmt: skip
-    run = functools.partial(
-        subprocess.run,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        env={**os.environ, **settings_env(world.logins[world.consumer("tax")])},
-    )
-    crashed = run([*argv, "123", str(key_file)])
-    finished = run([*argv, "0", str(key_file)])
+    crashed = run_subscriber(world, token, agreement, tmp_path, 123, key_file)
+    finished = run_subscriber(world, token, agreement, tmp_path, 0, key_file)
     assert crashed.returncode == -9, crashed.stderr[-2000:]
     assert finished.returncode == 0, finished.stderr[-2000:]
     # when the archiver has read bus.receipts
     db = f"sqlite:///{tmp_path / 'audit.sqlite'}"
     async with world.archiver(db) as archiver:
-        rows = await eventually(lambda: _archived(archiver.store, world.consumer("tax"), 300), timeout_s=60)
+        rows = await eventually(
+            lambda: archived_receipts(archiver.store, world.consumer("tax"), 300), timeout_s=60
+        )
     # then every handled update has exactly one archived receipt, and each was handed over once
     handled = Counter(line.split()[0] for line in out.read_text().splitlines())
     assert len(handled) == 300
@@ -227,7 +208,7 @@ async def test_a_receipt_changed_in_the_archive_breaks_its_chain(world: World, t
     async with world.archiver(db) as archiver:
         await _run(world, "tax", agreement, token, key, tmp_path)
         [first, *_] = await eventually(
-            lambda: _archived(archiver.store, world.consumer("tax"), 3), timeout_s=60
+            lambda: archived_receipts(archiver.store, world.consumer("tax"), 3), timeout_s=60
         )
         assert (await asyncio.to_thread(verify_store, archiver.store, [])).receipt_breaks == ()
         # when someone with database access moves one receipt's time back a day

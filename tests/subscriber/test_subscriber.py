@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,8 +14,8 @@ from bus.subscriber import Subscriber, Undeliverable, Update
 from connectors.sdk import Change
 from tests.engine import tokens_decide
 from tests.people import person
+from tests.subscriber.subscriber_process import run_subscriber
 from tests.support.eventually import eventually
-from tests.support.logins import settings_env
 from tests.support.world import World, processor_signed, update
 
 TAX_FIELDS = ("iin", "surname", "given_name", "registered_address")
@@ -62,20 +58,8 @@ async def test_ten_thousand_updates_arrive_once_each_in_order_across_a_crash(
         await publisher.flush(timeout_s=120)
         await eventually(lambda: _count_is(world, tax.delivery_topic, SUBJECTS * VERSIONS), timeout_s=120)
     out = tmp_path / "handled.txt"
-    argv = [
-        sys.executable, "-m", "tests.subscriber.subscriber_process", world.settings.bootstrap,
-        world.registry_url, world.consumer("tax"), token, tax.id, str(tmp_path / "store.sqlite"), str(out),
-    ]  # fmt: skip
     # when the subscriber is SIGKILLed right after its 3,333rd ack, then restarted to the end
-    run = functools.partial(
-        subprocess.run,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        env={**os.environ, **settings_env(world.logins[world.consumer("tax")])},  # the agency's login
-    )
-    crashed, finished = run([*argv, "3333"]), run([*argv, "0"])
+    crashed, finished = (run_subscriber(world, token, tax.id, tmp_path, n) for n in (3333, 0))
     # then the first run died by the kill, the second caught up
     assert crashed.returncode == -9, crashed.stderr[-2000:]
     assert finished.returncode == 0, finished.stderr[-2000:]

@@ -3,30 +3,18 @@ key, recording the receiver's answer, archived beside the audit entries."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 from bus.audit.archive import Archiver, ArchiveSettings
-from bus.audit.db import ArchiveStore
-from bus.audit.receipt_store import ReceiptStore, StoredReceipt
 from bus.directory.keys import ensure_service_key
 from bus.directory.model import WEBHOOKS_IDENTITY
 from bus.webhooks.dispatcher import WebhookDispatcher
 from tests.support.eventually import eventually
+from tests.support.receipts import archived_receipts
 from tests.support.running import running
 from tests.webhooks.conftest import HookWorld
 from tests.webhooks.test_dispatcher import all_accepted
-
-
-def _rows(store: ArchiveStore, consumer: str) -> list[StoredReceipt]:
-    receipts = ReceiptStore(store)
-    return [r for p in range(3) for r in receipts.rows(p) if r.consumer == consumer]
-
-
-async def _archived(store: ArchiveStore, consumer: str, count: int) -> list[StoredReceipt]:
-    rows = await asyncio.to_thread(_rows, store, consumer)
-    return rows if len(rows) >= count else []
 
 
 async def _finished(dispatcher: WebhookDispatcher, count: int) -> bool:
@@ -49,7 +37,7 @@ async def test_a_hundred_accepted_webhooks_yield_a_hundred_receipts(hooks: HookW
         async with hooks.dispatcher(signing_key=key) as dispatcher:
             await all_accepted(hooks, len(sent))
             await eventually(lambda: _finished(dispatcher, len(sent)))  # its answers read, not only sent
-        rows = await eventually(lambda: _archived(archiver.store, hooks.agency, 100), timeout_s=60)
+        rows = await eventually(lambda: archived_receipts(archiver.store, hooks.agency, 100), timeout_s=60)
     # then there is exactly one receipt per accepted update, signed by the dispatcher, with the answer
     assert sorted(r.event_id for r in rows) == sorted(s.event_id for s in sent)
     bodies = [json.loads(r.value) for r in rows]
