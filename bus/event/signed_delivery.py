@@ -15,37 +15,51 @@ from typing import Final
 from bus.directory.model import PROCESSOR_IDENTITY
 from bus.event.dead_letter import HeaderList
 from bus.event.envelope import Headers
-from bus.event.signed_event import SIGNED_HEADERS, Signer, digest_of
-from bus.event.signing import SignatureError, Verifier, sign_batch
+from bus.event.signed_event import SIGNED_HEADERS, Signer
+from bus.event.signing import SignatureError, Verifier, event_digest_of_bytes, sign_batch
 
 AGREEMENT_HEADER: Final = "bus_agreement"
 PROOF_HEADERS: Final = ("bus_signature", "bus_sig_proof", "bus_sig_key")
 DIGEST_HEADERS: Final = (*SIGNED_HEADERS, AGREEMENT_HEADER)
 """The headers a delivery digest reads: what a webhook body carries so that a receiver can check it."""
+SIGNING_CHUNK: Final = 256
 _DELIVERY_TAG: Final = b"agency-bus/delivery/v1"
+_EVENT_HEADERS: Final = ("ce_source", "ce_id", "ce_type", "ce_subject", "ce_time", "bus_sequence")
 _U32: Final = struct.Struct(">I")
 
 
 def delivery_digest(headers: Headers | Mapping[str, bytes], value: bytes | None) -> bytes:
-    """SHA-256 of the tag, the length-prefixed ``bus_agreement`` text and the delivered event's digest."""
+    """SHA-256 of the tag, the length-prefixed ``bus_agreement`` text and the delivered event's digest
+    (``event_digest`` over the header bytes as delivered; a missing header counts as empty)."""
     found = headers if isinstance(headers, Mapping) else dict(headers)
     agreement = bytes(found.get(AGREEMENT_HEADER, b""))
-    return hashlib.sha256(
-        _DELIVERY_TAG + _U32.pack(len(agreement)) + agreement + digest_of(found, value)
-    ).digest()
+    changed = found.get("bus_changed")
+    inner = event_digest_of_bytes(
+        [bytes(found.get(name, b"")) for name in _EVENT_HEADERS],
+        value,
+        None if changed is None else bytes(changed),
+    )
+    return hashlib.sha256(_DELIVERY_TAG + _U32.pack(len(agreement)) + agreement + inner).digest()
 
 
-def sign_deliveries(signer: Signer, deliveries: Sequence[tuple[HeaderList, bytes | None]]) -> None:
-    """Append the proof headers to each delivery's header list: one signature for all of them."""
-    digests = [delivery_digest(headers, value) for headers, value in deliveries]
-    for (headers, _), signed in zip(
-        deliveries, sign_batch(signer.private_key, signer.key_id, digests), strict=True
-    ):
-        headers += [
-            ("bus_signature", signed.signature.encode()),
-            ("bus_sig_proof", signed.proof.encode()),
-            ("bus_sig_key", signed.key_id.encode()),
-        ]
+def sign_deliveries(
+    signer: Signer, deliveries: Sequence[tuple[HeaderList, bytes | None]], *, chunk: int = SIGNING_CHUNK
+) -> None:
+    """Append the proof headers to each delivery's header list: one signature per ``chunk`` of them.
+
+    Chunks bound the proof every delivery carries (8 levels, ~350 characters, for 256); pass the
+    deliveries grouped by topic, so that each consumer checks one signature per chunk of its own.
+    """
+    for start in range(0, len(deliveries), chunk):
+        part = deliveries[start : start + chunk]
+        digests = [delivery_digest(headers, value) for headers, value in part]
+        signatures = sign_batch(signer.private_key, signer.key_id, digests)
+        for (headers, _), signed in zip(part, signatures, strict=True):
+            headers += [
+                ("bus_signature", signed.signature.encode()),
+                ("bus_sig_proof", signed.proof.encode()),
+                ("bus_sig_key", signed.key_id.encode()),
+            ]
 
 
 def verify_delivery(verifier: Verifier, headers: Headers | Mapping[str, bytes], value: bytes | None) -> None:

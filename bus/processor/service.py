@@ -256,7 +256,8 @@ class Processor:
         backfill = await self.backfiller.step(self.pipeline, self.assignment, now)  # after live: never ahead
         outputs += backfill.outputs
         entries += backfill.audit
-        sign_deliveries(self.signer, [(o.headers, o.value) for o in outputs if o.topic.startswith(_DELIVERY)])
+        deliveries = sorted((o for o in outputs if o.topic.startswith(_DELIVERY)), key=lambda o: o.topic)
+        sign_deliveries(self.signer, [(o.headers, o.value) for o in deliveries])  # by topic, in chunks
         await self._ensure_topics({o.topic for o in outputs})
         offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
         acks = self._ingress.write(outputs, offsets)
