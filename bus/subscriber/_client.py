@@ -106,7 +106,7 @@ class Subscriber:
             self._registry, self._agreements.legal_basis, RegistryKeys(self._registry)
         )
         self._max_batch = max_batch
-        # with the agency's signing key, every acked update is receipted on bus.receipts (docs/receipts.md)
+        # with the agency's signing key, every acked update is receipted (docs/tracker.md, "Proof both ways")
         self._receipts = ReceiptWriter(self._settings, Signer.of(signing_key)) if signing_key else None
 
     async def start(self) -> None:
