@@ -19,7 +19,7 @@ from tests.engine import AUTHENTICATES, PROFILE
 from tests.people import person
 from tests.processes import bus_env
 from tests.support.eventually import eventually
-from tests.support.world import World, update
+from tests.support.world import World, processor_key_file, update
 
 TAX_FIELDS = ("iin", "surname", "registered_address")
 
@@ -59,6 +59,8 @@ async def test_kill_9_mid_stream_then_restart_loses_no_delivery(world: World, ka
         kafka_bootstrap,
         "--profile",
         PROFILE,
+        "--signing-key",
+        str(processor_key_file()),
     ]
     env = {**bus_env(argv, None), "BUS_OPERATOR_TOKEN": world.operator_token}
     # when the processor is killed with SIGKILL while it works through them
