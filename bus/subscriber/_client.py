@@ -288,7 +288,7 @@ class Subscriber:
             metadata_max_age_ms=3000,
         )
         await consumer.start()
-        offsets = _Offsets(consumer)
+        offsets = _Offsets(consumer, self._receipts.flush if self._receipts is not None else None)
         try:
             if not await topic_partitions(consumer, topic):
                 raise self._not_readable(agreement, topic)
@@ -314,7 +314,8 @@ class Subscriber:
             await consumer.stop()
 
     async def _commit(self, offsets: _Offsets, *, final: bool) -> None:
-        """Receipts first, then the offsets they follow: a crash between loses no receipt."""
+        """At the end of each batch: its receipts out at once (not only when offsets are due), then
+        the offsets if due (``_Offsets`` sends pending receipts before any commit)."""
         if self._receipts is not None:
             await self._receipts.flush()
         await (offsets.commit() if final else offsets.maybe_commit())
@@ -366,10 +367,17 @@ class _Acker:
 
 
 class _Offsets:
-    """Per partition: offsets handed out and acked; commits the acked prefix, batched."""
+    """Per partition: offsets handed out and acked; commits the acked prefix, batched.
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+    ``before_commit`` runs before every commit: the receipts of the acked updates go first, so no
+    offset is committed past an update whose receipt is not on the broker.
+    """
+
+    def __init__(
+        self, consumer: AIOKafkaConsumer, before_commit: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self._consumer = consumer
+        self._before_commit = before_commit
         self._pending: dict[TopicPartition, dict[int, bool]] = {}
         self._committable: dict[TopicPartition, int] = {}
         self._acks_since = 0
@@ -397,6 +405,8 @@ class _Offsets:
     async def commit(self) -> None:
         if not self._committable:
             return
+        if self._before_commit is not None:
+            await self._before_commit()
         offsets, self._committable = self._committable, {}
         self._acks_since, self._last_commit = 0, time.monotonic()
         try:
