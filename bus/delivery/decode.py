@@ -46,6 +46,7 @@ class DeliveryDecoder:
         self._misses: dict[SchemaId, float] = {}  # unknown ids are asked again later (another registry
         # instance may not have caught up with a just-registered delivery schema yet)
         self._serde = AvroSerde(self._texts.get)
+        self._agreements: dict[str, str | None] = {}  # topic -> its agreement
 
     async def prefetch(self, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
         """Fetch every schema id and processor key the records use that is not cached yet (unknown
@@ -69,6 +70,15 @@ class DeliveryDecoder:
                 self._texts[schema_id] = None
                 self._misses[schema_id] = now
 
+    def _agreement_of(self, topic: str) -> str | None:
+        """The agreement a delivery topic belongs to (parsed once per topic)."""
+        if topic not in self._agreements:
+            try:
+                self._agreements[topic] = topics.parse(topic).agreement
+            except TopicNameError:
+                self._agreements[topic] = None
+        return self._agreements[topic]
+
     def decode(self, record: ConsumerRecord[bytes, bytes], ack: Ack = _no_ack) -> Update | Undeliverable:
         headers = [(k, bytes(v)) for k, v in record.headers]
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
@@ -87,10 +97,7 @@ class DeliveryDecoder:
             return error("envelope_invalid", exc.message)
         if envelope.agreement is None:
             return error("agreement_missing", "a delivery must carry the bus_agreement header")
-        try:
-            on = topics.parse(record.topic).agreement
-        except TopicNameError:
-            on = None
+        on = self._agreement_of(record.topic)
         if on != envelope.agreement:
             return error(
                 "bad_signature",
