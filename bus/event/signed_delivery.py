@@ -1,4 +1,4 @@
-"""The processor's proof on each delivery: one Ed25519 signature per batch, as publishers sign (DESIGN §3).
+"""The processor's proof on each delivery: one Ed25519 signature per chunk, as publishers sign (DESIGN §3).
 
 A delivery digest binds the agreement the delivery was decided under (``bus_agreement``) to the event
 digest of what the consumer is told: the projected ``ce_type`` and value and the granted changed paths.

@@ -17,11 +17,11 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bus.directory.model import WEBHOOKS_IDENTITY
+from bus.event.signed_delivery import PROOF_HEADERS
 from bus.event.signed_event import Signer
 from bus.event.signing import SignatureError, Verifier, sign_batch
 
 _TAG: Final = b"agency-bus/receipt/v1"
-SIGNATURE_HEADERS: Final = ("bus_signature", "bus_sig_proof", "bus_sig_key")
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 
@@ -89,6 +89,6 @@ def verified_receipt(verifier: Verifier, value: bytes | None, headers: dict[str,
     """The receipt if the consumer it names (or the dispatcher, for a webhook receipt) signed it; else
     ``SignatureError``: no agency can sign a receipt for another."""
     receipt = parsed_receipt(value)
-    signature, proof, key_id = (headers.get(h, b"").decode("ascii", "replace") for h in SIGNATURE_HEADERS)
+    signature, proof, key_id = (headers.get(h, b"").decode("ascii", "replace") for h in PROOF_HEADERS)
     verifier.verify(receipt.signer, receipt_digest(value or b""), signature, proof or None, key_id)
     return receipt
