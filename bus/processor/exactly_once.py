@@ -96,6 +96,7 @@ class ExactlyOnceIngress:
         self._assigned: set[TopicPartition] | None = None
         self._owned: set[TopicPartition] = set()
         self._failed: Exception | None = None  # a batch that failed: no later batch may commit
+        self._metadata: object = None  # the group metadata as of the last batch read
 
     async def start(self) -> None:
         """Fence an earlier producer of this transactional id (its open transaction aborts), then join."""
@@ -133,9 +134,7 @@ class ExactlyOnceIngress:
         self, timeout_ms: int, max_records: int
     ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
         loop = asyncio.get_running_loop()
-        messages = await loop.run_in_executor(
-            self._reading, self._consumer.consume, max_records, timeout_ms / 1000
-        )
+        messages = await loop.run_in_executor(self._reading, self._consume, max_records, timeout_ms / 1000)
         batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
         for message in messages:
             error = message.error()
@@ -145,6 +144,14 @@ class ExactlyOnceIngress:
             record = _record(message)
             batch.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
         return batch
+
+    def _consume(self, max_records: int, timeout_s: float) -> list[Message]:
+        """A batch, and the group metadata its offsets will be committed under, read here on the
+        reading thread: asked for inside a transaction instead, it waited for a rebalance callback that
+        waited for that transaction (a deadlock seen when a second worker joined mid-transaction)."""
+        messages = self._consumer.consume(max_records, timeout_s)
+        self._metadata = self.group_metadata()
+        return messages
 
     def _read_error(self, error: KafkaError) -> None:
         if error.fatal() or error.code() in _FATAL_READS:
@@ -162,9 +169,12 @@ class ExactlyOnceIngress:
         Transactions run one after another on the writing thread, so the next batch can be read and
         processed while this one commits, and batches commit in the order they were read.
         """
-        return asyncio.wrap_future(self._writing.submit(self._transact, outputs, offsets))
+        metadata = self._metadata  # of the batch these offsets were read in
+        return asyncio.wrap_future(self._writing.submit(self._transact, outputs, offsets, metadata))
 
-    def _transact(self, outputs: Sequence[Output], offsets: dict[TopicPartition, int]) -> None:
+    def _transact(
+        self, outputs: Sequence[Output], offsets: dict[TopicPartition, int], metadata: object
+    ) -> None:
         if self._failed is not None:  # a later batch was processed on the failed one's state and
             raise self._failed  # its offsets cover the failed one's inputs: it must not commit either
         if not outputs and not offsets:
@@ -176,7 +186,7 @@ class ExactlyOnceIngress:
                 self._produce(output)
             if offsets:
                 positions = [RdTopicPartition(tp.topic, tp.partition, at) for tp, at in offsets.items()]
-                self._retrying(producer.send_offsets_to_transaction, positions, self.group_metadata())
+                self._retrying(producer.send_offsets_to_transaction, positions, metadata)
             self._retrying(producer.commit_transaction)
         except KafkaException as exc:
             self._abort(fatal=exc.args[0].fatal())
