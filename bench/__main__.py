@@ -126,7 +126,9 @@ def main() -> None:
     scenario("pipeline_cpu", lambda: pipeline_cpu.run(3_000 if quick else 20_000, profile=args.profile))
     scenario(
         "latency",
-        lambda: asyncio.run(latency.latency((1000, 5000, 10000), 3.0 if quick else 20.0)),
+        lambda: asyncio.run(
+            latency.latency((1000, 5000), 5.0 if quick else 20.0, acked_too=choice.engine is Engine.KAFKA)
+        ),
     )
     scenario("scale", lambda: asyncio.run(latency.scale(12_000 if quick else 60_000)))
     scenario("registry", lambda: asyncio.run(registry.run(2.0 if quick else 5.0)))
@@ -202,6 +204,12 @@ def table(scenarios: dict[str, Any]) -> Table:
                 f"{rate}/s p50 / p95 / p99 ms",
                 f"{figures['p50_ms']:.0f} / {figures['p95_ms']:.0f} / {figures['p99_ms']:.0f}",
             )
+            for stage, spans in figures.get("stages", {}).items():
+                add(
+                    "latency",
+                    f"  {rate}/s {stage}: p50 / p99 ms",
+                    f"{spans['p50_ms']:.0f} / {spans['p99_ms']:.0f}",
+                )
     if "scale" in scenarios:
         scale = scenarios["scale"]
         add("scale", "1 worker events/s", scale["events_per_s_1_worker"])

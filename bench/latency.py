@@ -21,7 +21,8 @@ import time
 from typing import Any
 
 from bench.world import CONSUMER, Provider, World, tax_agreement
-from bus.kafka.client import KafkaSettings
+from bus.event import topics
+from bus.kafka.client import KafkaSettings, iter_to_end
 from bus.subscriber import Subscriber, Update
 
 
@@ -75,7 +76,9 @@ async def stop(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
-async def processor_process(world: World, provider: Provider, group: str, *, wait_go: bool = False) -> Any:
+async def processor_process(
+    world: World, provider: Provider, group: str, *, wait_go: bool = False, exactly_once: bool | None = None
+) -> Any:
     return await spawn(
         world,
         "processor",
@@ -85,19 +88,25 @@ async def processor_process(world: World, provider: Provider, group: str, *, wai
             "pattern": rf"^{provider.topic}$",
             "signing_key": str(provider.processor_settings().signing_key),
             "wait_go": wait_go,
+            "exactly_once": exactly_once,
         },
     )
 
 
-async def one_load(world: World, rate: int, seconds: float, warm_s: float = 3.0) -> dict[str, Any]:
+async def one_load(
+    world: World, rate: int, seconds: float, warm_s: float = 3.0, *, exactly_once: bool | None = None
+) -> dict[str, Any]:
     """``warm_s`` first seconds of publishing are not counted (group joins, topic creation)."""
-    provider = await world.provider(f"lat{rate}")
-    worker = await processor_process(world, provider, f"bus-processor-lat-{rate}")
+    label = f"{rate}" if exactly_once is not False else f"{rate}acked"
+    provider = await world.provider(f"lat{label}")
+    worker = await processor_process(world, provider, f"bus-processor-lat-{label}", exactly_once=exactly_once)
     latencies: list[tuple[dt.datetime, float]] = []
+    handled: dict[str, float] = {}  # ce_id -> handler time (s since the epoch)
 
     async def handler(update: Update) -> None:
         now = dt.datetime.now(dt.UTC)
         latencies.append((update.event_time, (now - update.event_time).total_seconds()))
+        handled[update.event_id] = now.timestamp()
 
     try:
         await expect(worker, "assigned")
@@ -140,12 +149,63 @@ async def one_load(world: World, rate: int, seconds: float, warm_s: float = 3.0)
         "delivered": len(latencies),
         **(quantiles(steady) if steady else {}),
         "path": "ce_time (publisher SDK) -> subscriber SDK handler",
+        "stages": await _stages(world, provider, handled, counted_from.timestamp()),
     }
 
 
-async def latency(loads: tuple[int, ...], seconds: float) -> dict[str, Any]:
+async def _stages(
+    world: World, provider: Provider, handled: dict[str, float], counted_from: float
+) -> dict[str, dict[str, float]]:
+    """Where the milliseconds go, per event: the three stages between its four timestamps.
+
+    ce_time (the publish call), the ingress record's and the delivery record's timestamps (set when
+    the publisher's sender and the processor's producer append them) and the handler call; all
+    clocks are this machine's.
+    """
+    ingress = await _stamps(world, provider.topic)
+    delivery = await _stamps(world, topics.deliver(CONSUMER, tax_agreement(provider)))
+    spans: dict[str, list[float]] = {"publisher": [], "processor": [], "subscriber": []}
+    for event_id, (event_time, produced) in delivery.items():
+        appended = ingress.get(event_id)
+        done = handled.get(event_id)
+        if appended is None or done is None or event_time < counted_from:
+            continue
+        spans["publisher"].append(appended[1] - event_time)
+        spans["processor"].append(produced - appended[1])
+        spans["subscriber"].append(done - produced)
+    return {
+        {
+            "publisher": "publisher (ce_time -> ingress record appended)",
+            "processor": "processor (ingress record -> delivery record appended)",
+            "subscriber": "subscriber (delivery record -> handler; includes the commit)",
+        }[stage]: quantiles(values)
+        for stage, values in spans.items()
+        if values
+    }
+
+
+async def _stamps(world: World, topic: str) -> dict[str, tuple[float, float]]:
+    """ce_id -> (ce_time, record timestamp), in seconds since the epoch, for every record of ``topic``."""
+    stamps: dict[str, tuple[float, float]] = {}
+    async for batch in iter_to_end(world.settings, topic):
+        for record in batch:
+            headers = dict(record.headers)
+            event_id, event_time = headers.get("ce_id"), headers.get("ce_time")
+            if event_id is None or event_time is None:
+                continue
+            at = dt.datetime.fromisoformat(event_time.decode()).timestamp()
+            stamps[event_id.decode()] = (at, record.timestamp / 1000)
+    return stamps
+
+
+async def latency(loads: tuple[int, ...], seconds: float, *, acked_too: bool = False) -> dict[str, Any]:
+    """Each load on the engine's default guarantee; with ``acked_too`` (Kafka, where the default is a
+    transaction per batch) the first load again without transactions, to show what they cost."""
     async with World() as world:
-        return {str(rate): await one_load(world, rate, seconds) for rate in loads}
+        results = {str(rate): await one_load(world, rate, seconds) for rate in loads}
+        if acked_too:
+            results[f"{loads[0]} at-least-once"] = await one_load(world, loads[0], seconds, exactly_once=False)
+        return results
 
 
 async def _drain(world: World, provider: Provider, count: int, workers: int) -> float:

@@ -41,6 +41,7 @@ async def processor(config: dict[str, Any]) -> None:
             operator_token=config["token"],
             topic_pattern=config["pattern"],
             signing_key=Path(config["signing_key"]),
+            exactly_once=config.get("exactly_once"),
         ),
     )
     stop = asyncio.Event()

@@ -55,7 +55,7 @@ class AtLeastOnceIngress:
     ) -> None:
         self._pattern = pattern
         self._before_revoke = before_revoke
-        self._producer = make_producer(kafka)
+        self._producer = make_producer(kafka, linger_ms=0)  # whole batches: a linger only delays them
         self._writer = BatchWriter(self._producer)
         self._consumer = make_consumer(
             kafka, group_id=group_id, metadata_max_age_ms=3000, max_poll_records=max_batch

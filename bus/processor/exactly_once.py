@@ -83,6 +83,10 @@ class ExactlyOnceIngress:
                 "transactional.id": self.transactional_id,
                 "transaction.timeout.ms": transaction_timeout_ms,
                 "linger.ms": 5,
+                # the coordinator refuses the next transaction (CONCURRENT_TRANSACTIONS) until it has
+                # written the last one's markers; librdkafka's default 100 ms back-off then became
+                # 100 ms of latency for a batch (measured, docs/performance.md)
+                "retry.backoff.ms": 10,
                 # murmur2 as the Java client and aiokafka pick: ingress, state and delivery topics
                 # stay co-partitioned whichever engine wrote them (librdkafka's default is CRC32)
                 "partitioner": "murmur2_random",
@@ -148,8 +152,16 @@ class ExactlyOnceIngress:
     def _consume(self, max_records: int, timeout_s: float) -> list[Message]:
         """A batch, and the group metadata its offsets will be committed under, read here on the
         reading thread: asked for inside a transaction instead, it waited for a rebalance callback that
-        waited for that transaction (a deadlock seen when a second worker joined mid-transaction)."""
-        messages = self._consumer.consume(max_records, timeout_s)
+        waited for that transaction (a deadlock seen when a second worker joined mid-transaction).
+
+        Adaptive: what has arrived is taken at once. ``consume(n, timeout)`` alone waits for all ``n``
+        or the whole timeout, which at 1k events/s held every event ~100 ms for a fuller batch."""
+        consumer = self._consumer
+        messages = consumer.consume(max_records, 0)
+        if not messages:
+            first = consumer.poll(timeout_s)  # waits for the first record only
+            if first is not None:
+                messages = [first, *consumer.consume(max_records - 1, 0)]
         self._metadata = self.group_metadata()
         return messages
 

@@ -99,7 +99,7 @@ class SpoolSender:
                 await pause(delay, self._stopping)
 
     async def _drain_until_stopped(self) -> None:
-        producer = make_producer(self._settings)
+        producer = make_producer(self._settings, linger_ms=0)  # whole batches: a linger only delays them
         writer = BatchWriter(producer)  # record batches: ~3 us per record instead of ~40 for send()
         try:
             await producer.start()
