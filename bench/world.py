@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from bench.engine import engine, local_broker
+from bus.broker.engine import LocalBroker
 from bus.acl.rules import OPERATOR, AclRule, Operation, PatternType, ResourceType
 from bus.broker.ports import free_port
 from bus.directory.tokens import new_token
@@ -87,8 +88,9 @@ def tax_agreement(provider: Provider) -> str:
 class World:
     """``async with World() as world``: broker + registry up; ``provider()`` adds one more provider."""
 
-    def __init__(self) -> None:
-        self.broker = local_broker()
+    def __init__(self, *, durable: bool = False) -> None:
+        self._durable = durable  # on disk under the world's temporary dir, as `bus up` keeps its data
+        self.broker: LocalBroker
         self.token = new_token()
         self.consumer_token = new_token()
         self.settings: KafkaSettings
@@ -102,6 +104,7 @@ class World:
     async def __aenter__(self) -> Self:
         try:
             self.tmp = Path(self._parts.enter_context(tempfile.TemporaryDirectory()))
+            self.broker = local_broker(self.tmp / "broker" if self._durable else None)
             await self.start(self.broker)
             self.settings = self.broker.settings()  # the operator; each component logs in as itself
             self.admin = admin_settings(self.broker)

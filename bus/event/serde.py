@@ -89,6 +89,7 @@ class AvroSerde:
     def __init__(self, lookup: SchemaLookup) -> None:
         self._lookup = lookup
         self._parsed: dict[SchemaId, Schema] = {}
+        self._field_names: dict[SchemaId, tuple[frozenset[str], frozenset[str]]] = {}
         self._readers: dict[SchemaId, Reader | None] = {}
 
     def _reader(self, schema_id: SchemaId, topic: str) -> Reader | None:
@@ -148,10 +149,22 @@ class AvroSerde:
         schema = self.schema(schema_id)
         if not isinstance(schema, dict):
             return []
+        fields, required = self._field_names.get(schema_id) or self._names(schema_id, schema)
+        if fields.issuperset(record) and required.issubset(record) and _valid_record(record, schema):
+            return []  # one validation of the whole record; the walk below only to name what is wrong
         named: dict[str, Any] = schema.get("__named_schemas", {})
-        fields = {f["name"] for f in schema.get("fields", [])}
         found = [(name, "not in the schema") for name in record if name not in fields]
         return found + _record_problems(record, schema, "", named)
+
+    def _names(self, schema_id: SchemaId, schema: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+        """A record schema's field names, and those a record must carry (no default)."""
+        declared = schema.get("fields", [])
+        names = (
+            frozenset(f["name"] for f in declared),
+            frozenset(f["name"] for f in declared if "default" not in f),
+        )
+        self._field_names[schema_id] = names
+        return names
 
     def _mismatch_detail(self, exc: Exception, schema_id: SchemaId, record: Mapping[str, Any]) -> str:
         """Name the offending field: the writer's message when it does, else the first listed problem."""
@@ -242,6 +255,13 @@ def _value_problems(value: Any, avro_type: Any, path: str, named: Mapping[str, A
         items = kinds["array"]["items"]
         return [p for i, v in enumerate(value) for p in _value_problems(v, items, f"{path}[{i}]", named)]
     return [(path, detail or f"{value!r} does not match type {_type_text(avro_type)}")]
+
+
+def _valid_record(record: Mapping[str, Any], schema: Schema) -> bool:
+    try:
+        return bool(fastavro.validation.validate(record, schema, raise_errors=False))
+    except Exception:  # logical-type converters raise their own errors: the walk reports them
+        return False
 
 
 def _valid(value: Any, avro_type: Any, named: Mapping[str, Any]) -> bool:

@@ -202,3 +202,16 @@ def test_problems_name_a_bad_array_item_by_its_index_and_check_a_reused_named_ty
     record = {"kind": "A", "other_kind": "B", "members": [{"iin": "1"}, {"iin": 2}]}
     # when the record is checked / then only the bad item's field is named, by its full path
     assert [path for path, _ in serde.problems(SchemaId(1), record)] == ["members[1].iin"]
+
+
+def test_a_nullable_field_without_a_default_is_still_required() -> None:
+    # given a schema whose nullable field has no default (fastavro alone would accept its absence as null)
+    schema = {
+        "type": "record",
+        "name": "Note",
+        "fields": [{"name": "id", "type": "string"}, {"name": "text", "type": ["null", "string"]}],
+    }
+    serde = AvroSerde({SchemaId(1): schema}.get)
+    # when a record without it is checked / then it is named as missing
+    assert serde.problems(SchemaId(1), {"id": "n-1"}) == [("text", "required field is missing")]
+    assert serde.problems(SchemaId(1), {"id": "n-1", "text": None}) == []
