@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import time
@@ -25,6 +24,7 @@ from rich.table import Table
 
 from bench import (
     broker_storage,
+    goals,
     idle,
     latency,
     pipeline,
@@ -32,6 +32,7 @@ from bench import (
     publish,
     receipt_latency,
     registry,
+    results,
     signing,
     soak,
     tracker_latency,
@@ -40,9 +41,11 @@ from bench import (
 )
 from bus.broker.engine import Engine, choose
 
-RESULTS = Path(__file__).resolve().parent / "results.json"
-DEFAULT = ("raw", "pipeline", "pipeline_cpu", "latency", "scale", "registry", "tracker", "receipts", "wallet")
-OLDER = ("broker_storage", "signing", "publish", "idle", "transactions")
+DEFAULT = (
+    *("raw", "pipeline", "pipeline_cpu", "latency", "scale", "publish"),
+    *("registry", "tracker", "receipts", "wallet"),
+)
+OLDER = ("broker_storage", "signing", "idle", "transactions")
 
 
 def machine() -> dict[str, Any]:
@@ -142,28 +145,24 @@ def main() -> None:
     scenario("transactions", lambda: asyncio.run(transactions.run(20_000 if quick else 100_000)))
     scenario("soak", lambda: asyncio.run(soak.run(seconds=args.soak_seconds, rate=args.soak_rate)))
 
-    previous: dict[str, Any] = {}
-    if RESULTS.exists():
-        try:
-            previous = json.loads(RESULTS.read_text()).get("scenarios", {})
-        except ValueError:
-            previous = {}
-    merged = {**previous, **scenarios}  # scenarios not run this time keep their last figures
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "machine": machine(),
-                "engine": choice.engine.value,
-                "engine_reason": choice.reason,
-                "quick": quick,
-                "ran": sorted(scenarios),
-                "scenarios": merged,
-            },
-            indent=2,
-        )
-    )
+    saved = results.save(machine(), choice.engine.value, choice.reason, quick, scenarios)
     console.print(table(scenarios))
-    console.print(f"wrote {RESULTS}")
+    console.print(goal_table(saved))
+    console.print(f"wrote {results.RESULTS}")
+
+
+def goal_table(saved: dict[str, Any]) -> Table:
+    """Issue #22's goals beside each engine's last figures (other engines' from their last run)."""
+    engines = sorted(saved["engines"])
+    rows = Table("figure", "goal", *engines, title="issue #22 goals (each engine's last run)")
+    by_goal = {g.figure: g for g in goals.GOALS}
+    for row in saved["goals"]:
+        goal = by_goal[row["figure"]]
+        cells = [
+            f"{goals.show(goal, row[e]['value'])} ({row[e]['verdict']})" if e in row else "—" for e in engines
+        ]
+        rows.add_row(row["figure"], row["goal"], *cells)
+    return rows
 
 
 def table(scenarios: dict[str, Any]) -> Table:
@@ -244,8 +243,8 @@ def table(scenarios: dict[str, Any]) -> Table:
         soaked = scenarios["soak"]
         add(
             "soak",
-            f"published / delivered by the end ({soaked['rate_per_s']}/s offered)",
-            f"{soaked.get('published', 0):,} / {soaked.get('delivered_by_end', 0):,}",
+            f"published / delivered within 5 s of the end ({soaked['rate_per_s']}/s offered)",
+            f"{soaked.get('published', 0):,} / {soaked.get('delivered_within_5_s_of_end', 0):,}",
         )
         for name, figures in soaked.items():
             if isinstance(figures, dict) and "growth_pct" in figures:

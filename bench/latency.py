@@ -204,7 +204,8 @@ async def latency(loads: tuple[int, ...], seconds: float, *, acked_too: bool = F
     async with World() as world:
         results = {str(rate): await one_load(world, rate, seconds) for rate in loads}
         if acked_too:
-            results[f"{loads[0]} at-least-once"] = await one_load(world, loads[0], seconds, exactly_once=False)
+            acked = await one_load(world, loads[0], seconds, exactly_once=False)
+            results[f"{loads[0]} at-least-once"] = acked
         return results
 
 

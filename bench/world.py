@@ -24,8 +24,8 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from bench.engine import engine, local_broker
-from bus.broker.engine import LocalBroker
 from bus.acl.rules import OPERATOR, AclRule, Operation, PatternType, ResourceType
+from bus.broker.engine import LocalBroker
 from bus.broker.ports import free_port
 from bus.directory.tokens import new_token
 from bus.event.envelope import ChangeKind

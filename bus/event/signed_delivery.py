@@ -15,7 +15,7 @@ from typing import Final
 from bus.directory.model import PROCESSOR_IDENTITY
 from bus.event.dead_letter import HeaderList
 from bus.event.envelope import Headers
-from bus.event.signed_event import SIGNED_HEADERS, Signer
+from bus.event.signed_event import SIGNED_HEADERS, Signer, proof_headers
 from bus.event.signing import SignatureError, Verifier, event_digest_of_bytes, sign_batch
 
 AGREEMENT_HEADER: Final = "bus_agreement"
@@ -55,11 +55,7 @@ def sign_deliveries(
         digests = [delivery_digest(headers, value) for headers, value in part]
         signatures = sign_batch(signer.private_key, signer.key_id, digests)
         for (headers, _), signed in zip(part, signatures, strict=True):
-            headers += [
-                ("bus_signature", signed.signature.encode()),
-                ("bus_sig_proof", signed.proof.encode()),
-                ("bus_sig_key", signed.key_id.encode()),
-            ]
+            headers += proof_headers(signed)
 
 
 def verify_delivery(verifier: Verifier, headers: Headers | Mapping[str, bytes], value: bytes | None) -> None:

@@ -22,7 +22,7 @@ from bus.directory.model import Principal, Role
 from bus.directory.view import AgencyDirectory
 from bus.errors import BusError, RecordTooLargeError
 from bus.event.envelope import ChangeKind
-from bus.event.signed_event import Draft, Signer, compose
+from bus.event.signed_event import Draft, Signer, composed_headers
 from bus.gateway.errors import NotAllowed, NotAuthenticated, error_body, status_of
 from bus.gateway.idempotency import IdempotencyCache, event_id_for
 from bus.gateway.ratelimit import RateLimiter
@@ -114,12 +114,12 @@ class Ingestor:
             )
             for item, p in good
         ]
-        envelopes = compose(agency, SYSTEM, self._signer, drafts) if drafts else []
-        sent = [await self._send(p, e.to_headers()) for (_, p), e in zip(good, envelopes, strict=True)]
+        composed = composed_headers(agency, SYSTEM, self._signer, drafts) if drafts else []
+        sent = [await self._send(p, headers) for (_, p), (_, headers) in zip(good, composed, strict=True)]
         acks = [await self._acknowledged(p, outcome) for (_, p), outcome in zip(good, sent, strict=True)]
         accepted = iter(
-            ack or Accepted(event_id=e.id, topic=p.schema.topic, key=p.key, sequence=d.sequence or 0)
-            for (_, p), e, d, ack in zip(good, envelopes, drafts, acks, strict=True)
+            ack or Accepted(event_id=event_id, topic=p.schema.topic, key=p.key, sequence=d.sequence or 0)
+            for (_, p), (event_id, _), d, ack in zip(good, composed, drafts, acks, strict=True)
         )
         return [p if isinstance(p, BusError) else next(accepted) for p in prepared]
 

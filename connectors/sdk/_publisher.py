@@ -13,7 +13,7 @@ from typing import Any, Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bus.event.envelope import ChangeKind
-from bus.event.signed_event import Draft, Signer, compose
+from bus.event.signed_event import Draft, Signer, composed_headers
 from bus.event.topics import agency_id
 from bus.ingest.prepare import Preparation, Prepared
 from bus.kafka.client import BrokerProfile, KafkaSettings
@@ -153,13 +153,12 @@ class Publisher:
                 )
                 for change, ready in prepared
             ]
-            envelopes = compose(self.agency, self.system, self._signer, drafts)
-            for envelope, draft, (_, ready) in zip(envelopes, drafts, prepared, strict=True):
+            composed = composed_headers(self.agency, self.system, self._signer, drafts)
+            for (_, headers), draft, (_, ready) in zip(composed, drafts, prepared, strict=True):
                 assert draft.sequence is not None
-                headers = envelope.to_headers()
                 _check_size(ready, headers)
                 tx.append(NewEvent(ready.schema.topic, draft.key, draft.value, headers, draft.sequence))
-        return [e.id for e in envelopes]
+        return [event_id for event_id, _ in composed]
 
 
 def _check_size(ready: Prepared, headers: list[tuple[str, bytes]]) -> None:
