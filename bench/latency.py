@@ -13,6 +13,7 @@ client).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import statistics
@@ -66,7 +67,8 @@ async def expect(process: asyncio.subprocess.Process, prefix: str, within_s: flo
             return line.strip()
 
 
-async def stop(process: asyncio.subprocess.Process) -> None:
+async def stop(process: asyncio.subprocess.Process) -> list[str]:
+    """Terminate (kill after 20 s); returns the lines it printed that nobody read yet."""
     if process.returncode is None:
         process.terminate()
         try:
@@ -74,6 +76,20 @@ async def stop(process: asyncio.subprocess.Process) -> None:
         except TimeoutError:
             process.kill()
             await process.wait()
+    if process.stdout is None:
+        return []
+    with contextlib.suppress(RuntimeError, OSError):  # a reader task may hold the stream
+        return (await process.stdout.read()).decode().splitlines()
+    return []
+
+
+def transactions(lines: list[str]) -> dict[str, float]:
+    """The processor's count and mean duration of its transactions, from its last lines."""
+    for line in lines:
+        if line.startswith("transactions "):
+            count, total = float(line.split()[1]), float(line.split()[2])
+            return {"transactions": count, "mean_transaction_ms": total / count * 1000 if count else 0.0}
+    return {}
 
 
 async def processor_process(
@@ -88,6 +104,7 @@ async def processor_process(
             "pattern": rf"^{provider.topic}$",
             "signing_key": str(provider.processor_settings().signing_key),
             "wait_go": wait_go,
+            "progress": wait_go,  # the scale scenario counts from these lines
             "exactly_once": exactly_once,
         },
     )
@@ -108,6 +125,7 @@ async def one_load(
         latencies.append((update.event_time, (now - update.event_time).total_seconds()))
         handled[update.event_id] = now.timestamp()
 
+    last: list[str] = []
     try:
         await expect(worker, "assigned")
         async with Subscriber(
@@ -140,7 +158,7 @@ async def one_load(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     finally:
-        await stop(worker)
+        last = await stop(worker)
     steady = [latency for at, latency in latencies if at >= counted_from]
     return {
         "offered_per_s": rate,
@@ -150,6 +168,7 @@ async def one_load(
         **(quantiles(steady) if steady else {}),
         "path": "ce_time (publisher SDK) -> subscriber SDK handler",
         "stages": await _stages(world, provider, handled, counted_from.timestamp()),
+        "processor": transactions(last),
     }
 
 

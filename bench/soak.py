@@ -1,4 +1,4 @@
-"""``soak`` (``--soak``, not in CI): 10 minutes at 2k events/s on a durable broker (as ``bus up``
+"""``soak`` (``--soak``, not in CI): 30 minutes at 2k events/s on a durable broker (as ``bus up``
 keeps its data), RSS of every component each 10 s.
 
 Components: the embedded broker, the processor and the publisher (processes of their own), and
@@ -40,7 +40,7 @@ def rss_kib(pid: int) -> int:
 
 
 async def run(
-    seconds: float = 600.0, rate: int = 2000, every_s: float = 10.0, warm_s: float = 60.0
+    seconds: float = 1800.0, rate: int = 2000, every_s: float = 10.0, warm_s: float = 60.0
 ) -> dict[str, Any]:
     async with World(durable=True) as world:  # the storage `bus up` uses by default
         provider = await world.provider("soak")

@@ -2,7 +2,8 @@
 
 ``python -m bench.worker processor CONFIG``: a processor worker; prints ``assigned <n>`` once it
 holds partitions (its scenario fills the ingress topic only after that), waits for a line on
-stdin when ``wait_go`` is set, then runs until SIGTERM.
+stdin when ``wait_go`` is set, then runs until SIGTERM (``progress <n>`` lines with ``progress``),
+and prints ``processed <n>`` and ``transactions <count> <seconds in all>`` as it exits.
 ``python -m bench.worker publish CONFIG``: publishes person changes through the publisher SDK at a
 fixed rate for a fixed time (ce_time is stamped at publish), then prints ``published <n>``.
 CONFIG is one JSON argument written by the scenario.
@@ -18,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from prometheus_client import REGISTRY
 
 from bench.engine import profile
 from bench.world import people
@@ -54,12 +57,17 @@ async def processor(config: dict[str, Any]) -> None:
         print(f"assigned {len(worker.assignment)}", flush=True)
         if config.get("wait_go"):
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-        reporting = asyncio.create_task(_progress(worker, stop))
+        # only when asked: nobody reads a long run's pipe, and a full pipe would stall this worker's loop
+        reporting = asyncio.create_task(_progress(worker, stop)) if config.get("progress") else None
         await worker.run(stop)
-        await reporting
+        if reporting is not None:
+            await reporting
     finally:
         await worker.stop()
         print(f"processed {worker.processed}", flush=True)
+        count = REGISTRY.get_sample_value("bus_processor_transaction_seconds_count") or 0.0
+        total = REGISTRY.get_sample_value("bus_processor_transaction_seconds_sum") or 0.0
+        print(f"transactions {count:.0f} {total:.6f}", flush=True)
 
 
 async def _progress(worker: Processor, stop: asyncio.Event) -> None:

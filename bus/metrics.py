@@ -44,6 +44,11 @@ PROCESSING = Histogram(
     "Time to process one processor batch, from fetch to committed offsets.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+TRANSACTION = Histogram(
+    "bus_processor_transaction_seconds",
+    "One batch's Kafka transaction, from begin to committed: the floor of exactly-once latency.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 CONSUMER_LAG = Gauge(
     "bus_consumer_lag", "Records behind the high watermark, summed over partitions.", ["group", "topic"]
 )

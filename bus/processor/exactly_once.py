@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from confluent_kafka import TopicPartition as RdTopicPartition
 
 from bus.errors import BrokerError
 from bus.kafka.client import MAX_REQUEST_BYTES, KafkaSettings, librdkafka_config
+from bus.metrics import TRANSACTION
 from bus.processor.outputs import Output
 
 log = logging.getLogger(__name__)
@@ -192,6 +194,7 @@ class ExactlyOnceIngress:
         if not outputs and not offsets:
             return
         producer = self._producer
+        started = time.perf_counter()
         try:
             producer.begin_transaction()
             for output in outputs:
@@ -209,6 +212,7 @@ class ExactlyOnceIngress:
             self._abort(fatal=False)
             raise
         producer.poll(0)  # serve the delivery reports, which commit_transaction has already awaited
+        TRANSACTION.observe(time.perf_counter() - started)
 
     def _retrying(self, call: Callable[..., None], *args: object) -> None:
         """librdkafka's rule for its transactional calls: a retriable error (a coordinator moving, a
