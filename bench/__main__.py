@@ -104,7 +104,7 @@ def main() -> None:
         wanted = {*DEFAULT, *OLDER}
     if args.soak:
         wanted.add("soak")
-    console = Console()
+    console = Console(width=max(Console().width, 150))  # tables stay readable in a log file
     console.print(f"engine: [bold]{choice.engine.value}[/] ({choice.reason})")
     scenarios: dict[str, Any] = {}
     loads: dict[str, str] = {}
