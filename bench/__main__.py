@@ -189,6 +189,8 @@ def table(scenarios: dict[str, Any]) -> Table:
             pipe["cpu_us_per_event_whole_worker"],
             ".0f",
         )
+        for group, value in pipe.get("cpu_us_per_event_by_thread", {}).items():
+            add("pipeline", f"  of which {group}", value, ".0f")
         for codec, value in pipe["compression_events_per_s"].items():
             add("pipeline", f"events/s with compression {codec}", value)
         for guarantee, value in pipe.get("guarantee_events_per_s", {}).items():

@@ -15,8 +15,10 @@ it starts from empty state topics.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import itertools
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -113,21 +115,43 @@ async def processor_rate(
         while not await processor.step():  # first batch: creates delivery/state topics, untimed
             pass
         warm, started, cpu_started = processor.processed, time.perf_counter(), time.process_time()
+        threads_started = thread_cpu_s()
         task = asyncio.create_task(processor.run(stop))
         while processor.processed < count and not task.done():  # noqa: ASYNC110 - polling a count
             await asyncio.sleep(0.01)
         stop.set()
         await task  # settles: every output acknowledged and committed
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        threads = thread_cpu_s()
     finally:
         stop.set()
         await processor.stop()
+    processed = count - warm
     return {
-        "events_per_s": (count - warm) / elapsed,
-        "cpu_us_per_event": cpu / (count - warm) * 1e6,
+        "events_per_s": processed / elapsed,
+        "cpu_us_per_event": cpu / processed * 1e6,
+        "cpu_us_per_event_by_thread": {
+            group: (threads.get(group, 0.0) - threads_started.get(group, 0.0)) / processed * 1e6
+            for group in threads
+        },
         "ed25519_checks": processor.verifier.ed25519_checks,
         "exactly_once": processor.exactly_once,
     }
+
+
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds of this process so far by thread group: librdkafka names its threads ``rdk:*``;
+    the rest are Python's (the event loop with aiokafka, the executor threads)."""
+    groups: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            stat = (task / "stat").read_text()
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            group = "librdkafka threads" if name.startswith("rdk:") else "python threads"
+            groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return groups
 
 
 async def subscriber_rate(world: World, provider: Provider, expected: int) -> dict[str, Any]:
@@ -211,6 +235,7 @@ async def run(
             "ratio_to_raw": pipe["events_per_s"] / baseline,
             "ratio_to_raw_per_record_send": pipe["events_per_s"] / float(raws["fan_out_per_record_send"]),
             "cpu_us_per_event_whole_worker": pipe["cpu_us_per_event"],
+            "cpu_us_per_event_by_thread": pipe["cpu_us_per_event_by_thread"],
             "workers": 1,
             "events": count,
             "fan_out": FAN_OUT,

@@ -44,7 +44,7 @@ async def run(
 ) -> dict[str, Any]:
     async with World(durable=True) as world:  # the storage `bus up` uses by default
         provider = await world.provider("soak")
-        worker = await processor_process(world, provider, "bench-soak")
+        worker = await processor_process(world, provider, "bus-processor-soak")  # its ACL prefix
         latencies: list[float] = []
         handled = 0
         published = 0

@@ -254,7 +254,13 @@ class ExactlyOnceIngress:
 
     def _error(self, what: str, exc: KafkaException) -> BrokerError:
         error: KafkaError = exc.args[0]
-        if error.code() in _FENCED or "fenced" in error.str().lower():
+        if error.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+            hint = (
+                f"its login may not use transactional id {self.transactional_id!r}: the processor's "
+                "ACLs allow ids that start with its group (bus-processor by default); run it with that "
+                "group, or grant the prefix (`bus acl export` shows what is granted)"
+            )
+        elif error.code() in _FENCED or "fenced" in error.str().lower():
             what = f"was fenced and {what}"
             hint = (
                 "another worker owns this work now (it took the partitions, or runs under the same "

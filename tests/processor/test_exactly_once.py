@@ -35,6 +35,7 @@ from bus.kafka.client import (
 from bus.policy.agreement import Agreement
 from bus.processor.exactly_once import ExactlyOnceIngress
 from bus.processor.outputs import Output
+from bus.processor.service import Processor
 from tests.conftest import REPO
 from tests.engine import AUTHENTICATES, PROFILE
 from tests.people import person
@@ -302,3 +303,19 @@ async def test_a_worker_fenced_by_a_newer_one_of_its_instance_fails_its_batch_an
         await newer.stop()
     assert "another worker owns this work now" in refused.value.hint
     assert await read_to_end(admin, topic) == []
+
+
+async def test_a_group_outside_the_processors_transactional_prefix_is_refused_naming_the_id(
+    world: World,
+) -> None:
+    # given a worker under a group that the processor's ACLs do not cover (they allow bus-processor*)
+    processor = Processor(world.settings, world.processor_settings(group=f"elsewhere-{world.unique}"))
+    # when it starts
+    try:
+        with pytest.raises(BrokerError, match="could not start its transactional producer") as refused:
+            await processor.start()
+    finally:
+        await processor.stop()
+    # then the refusal names the transactional id it asked for and where the grant is seen
+    assert f"elsewhere-{world.unique}." in refused.value.hint
+    assert "bus acl export" in refused.value.hint
