@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine import engine
+from bench.proc_cpu import cpu_s
 from bus.broker.ports import free_port
-
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _children() -> dict[int, list[int]]:
@@ -41,10 +40,9 @@ def _cpu_seconds(root: int) -> dict[int, float]:
     while todo:
         pid = todo.pop()
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[pid] = cpu_s(Path(f"/proc/{pid}/stat"))
         except OSError:
             continue
-        found[pid] = (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
         todo += tree.get(pid, [])
     return found
 

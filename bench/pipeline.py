@@ -18,12 +18,12 @@ import asyncio
 import contextlib
 import importlib.util
 import itertools
-import os
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
+from bench.proc_cpu import cpu_s
 from bench.world import CONSUMER, FAN_OUT, Provider, World, tax_agreement
 from bus.event.topics import TopicSpec
 from bus.ids import TopicName
@@ -143,14 +143,11 @@ def thread_cpu_s() -> dict[str, float]:
     """CPU seconds of this process so far by thread group: librdkafka names its threads ``rdk:*``;
     the rest are Python's (the event loop with aiokafka, the executor threads)."""
     groups: dict[str, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
     for task in Path("/proc/self/task").iterdir():
         with contextlib.suppress(OSError):
-            stat = (task / "stat").read_text()
-            name = stat[stat.index("(") + 1 : stat.rindex(")")]
-            fields = stat[stat.rindex(")") + 2 :].split()
+            name = (task / "comm").read_text().strip()
             group = "librdkafka threads" if name.startswith("rdk:") else "python threads"
-            groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            groups[group] = groups.get(group, 0.0) + cpu_s(task / "stat")
     return groups
 
 

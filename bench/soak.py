@@ -15,20 +15,15 @@ import contextlib
 import datetime as dt
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.latency import expect, processor_process, quantiles, spawn, stop
+from bench.proc_cpu import cpu_s
 from bench.world import CONSUMER, World, tax_agreement
 from bus.subscriber import Subscriber, Update
 
 SAMPLE_EVERY = 50
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` so far (which component saturates when the bus falls behind)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -93,7 +88,7 @@ async def run(
                     for name, pid in pids.items():
                         with contextlib.suppress(OSError):
                             samples.setdefault(name, []).append((time.monotonic() - started, rss_kib(pid)))
-                            cpu.setdefault(name, []).append(cpu_s(pid))
+                            cpu.setdefault(name, []).append(cpu_s(Path(f"/proc/{pid}/stat")))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(ended), every_s)
                 if ended.done() and not ended.exception():
